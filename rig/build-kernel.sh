@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Builds (or reuses) the test kernel for one tier and prints the image path on stdout.
+# Usage: build-kernel.sh x86|arm64
+# The image is cached under $RIG_CACHE keyed by kernel version, option list and patches.
+source "$(dirname "$0")/common.sh"
+
+tier=${1:?usage: build-kernel.sh x86|arm64}
+case "$tier" in
+    x86) arch=x86; cross=; image=arch/x86/boot/bzImage; target=bzImage; opts=$RIG_DIR/config/x86_64.options ;;
+    arm64) arch=arm64; cross=aarch64-linux-gnu-; image=arch/arm64/boot/Image; target=Image; opts=$RIG_DIR/config/arm64.options ;;
+    *) die "unknown tier '$tier'" ;;
+esac
+need_cmd make; need_cmd flex "$tier"; need_cmd bison "$tier"; need_cmd bc "$tier"
+[ -z "$cross" ] || need_cmd "${cross}gcc" "$tier"
+
+src=$("$RIG_DIR/fetch-kernel.sh") || die "cannot get the kernel source"
+version=$(basename "$src"); version=${version#linux-}
+patches=("$RIG_DIR"/patches/*.sh)
+key=$( (cat "$opts"; cat "$RIG_DIR/build-kernel.sh"; for p in "${patches[@]}"; do [ -f "$p" ] && cat "$p"; done) | sha256sum | cut -c1-16)
+out=$RIG_CACHE/kernel/$tier-$version-$key
+if [ -f "$out/image" ]; then log "reusing $tier kernel $version ($key)"; echo "$out/image"; exit 0; fi
+
+# Each tier builds in its own copy of the tree so patches and configs never mix.
+build=$RIG_CACHE/build/$tier-$version
+if [ ! -f "$build/.copied" ]; then
+    log "copying the source tree for $tier"
+    rm -rf "$build"; mkdir -p "$build"
+    cp -a "$src/." "$build/" && touch "$build/.copied"
+fi
+for p in "${patches[@]}"; do
+    [ -f "$p" ] || continue
+    log "applying $(basename "$p")"
+    bash "$p" "$build" || die "patch $(basename "$p") failed on $version"
+done
+
+mk() { make -C "$build" ARCH=$arch ${cross:+CROSS_COMPILE=$cross} "$@"; }
+log "configuring $tier kernel $version"
+mk tinyconfig >/dev/null
+wanted=$(grep -v '^#' "$opts" | tr -s ' \n' ' ')
+args=(); for o in $wanted; do args+=(-e "$o"); done
+"$build/scripts/config" --file "$build/.config" "${args[@]}"
+mk olddefconfig >/dev/null
+# olddefconfig silently drops what it cannot satisfy: insist on every option.
+dropped=()
+for o in $wanted; do grep -q "^CONFIG_$o=y" "$build/.config" || dropped+=("$o"); done
+[ ${#dropped[@]} -eq 0 ] || die "the final $tier .config lacks: ${dropped[*]} (a dependency is missing; see $opts)"
+
+log "building $tier kernel $version with $(nproc) jobs (4 to 8 minutes)"
+start=$(date +%s)
+mk -j"$(nproc)" "$target" >"$build/build.log" 2>&1 || { tail -n 40 "$build/build.log" >&2; die "kernel build failed (log: $build/build.log)"; }
+log "built in $(( $(date +%s) - start )) s"
+mkdir -p "$out"
+cp "$build/.config" "$out/config"
+cp "$build/$image" "$out/image.tmp" && mv "$out/image.tmp" "$out/image"
+echo "$out/image"
