@@ -1,0 +1,95 @@
+//! VFIO device cdevs (`/dev/vfio/devices/vfioN`) bound to an iommufd.
+
+use super::Device;
+use crate::error::{ErrnoExt, Op, Result, TransitionError};
+use crate::ids::{DevId, HwptId, PtId};
+use crate::ioctl;
+use crate::iommufd::IommuFd;
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fs::{Mode, OFlags};
+use std::path::Path;
+
+/// A VFIO device cdev not yet bound to an iommufd.
+#[derive(Debug)]
+pub struct VfioUnbound {
+    fd: OwnedFd,
+}
+
+impl VfioUnbound {
+    /// Opens a VFIO device cdev, `/dev/vfio/devices/vfioN`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        let fd = rustix::fs::open(path.as_ref(), OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).op(Op::Open)?;
+        Ok(Self { fd })
+    }
+
+    /// Takes a device cdev fd that management software opened.
+    pub fn from_fd(fd: OwnedFd) -> Self {
+        Self { fd }
+    }
+
+    /// Binds the device to `iommufd` (`VFIO_DEVICE_BIND_IOMMUFD`). Until it is
+    /// attached, the device can do no DMA. On failure the unbound device comes back.
+    pub fn bind(self, iommufd: &IommuFd) -> Result<VfioDevice, TransitionError<Self>> {
+        self.bind_inner(iommufd, None)
+    }
+
+    /// [`bind`](Self::bind) with the VF token (a UUID) shared with the PF driver.
+    pub fn bind_with_token(self, iommufd: &IommuFd, token: &[u8; 16]) -> Result<VfioDevice, TransitionError<Self>> {
+        self.bind_inner(iommufd, Some(token))
+    }
+
+    fn bind_inner(self, iommufd: &IommuFd, token: Option<&[u8; 16]>) -> Result<VfioDevice, TransitionError<Self>> {
+        match ioctl::vfio::bind_iommufd(self.fd.as_fd(), iommufd.as_fd(), token).op(Op::VfioDeviceBindIommufd) {
+            Ok(id) => Ok(VfioDevice { fd: self.fd, dev_id: DevId::from_raw(id) }),
+            Err(e) => Err(TransitionError::new(self, e)),
+        }
+    }
+}
+
+impl AsFd for VfioUnbound {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// A VFIO device cdev bound to an iommufd. Dropping it closes the fd, which unbinds
+/// the device (the kernel detaches it first).
+#[derive(Debug)]
+pub struct VfioDevice {
+    fd: OwnedFd,
+    dev_id: DevId,
+}
+
+impl AsFd for VfioDevice {
+    /// The device fd, for the VFIO region, irq and reset ioctls this crate leaves to
+    /// others.
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl Device for VfioDevice {
+    fn dev_id(&self) -> DevId {
+        self.dev_id
+    }
+
+    fn attach(&self, pt: PtId) -> Result<HwptId> {
+        ioctl::vfio::attach_pt(self.fd.as_fd(), pt.raw(), None)
+            .op(Op::VfioDeviceAttachIommufdPt)
+            .map(HwptId::from_raw)
+    }
+
+    fn detach(&self) -> Result<()> {
+        ioctl::vfio::detach_pt(self.fd.as_fd(), None).op(Op::VfioDeviceDetachIommufdPt)
+    }
+
+    fn attach_pasid(&self, pasid: u32, pt: PtId) -> Result<HwptId> {
+        ioctl::vfio::attach_pt(self.fd.as_fd(), pt.raw(), Some(pasid))
+            .op(Op::VfioDeviceAttachIommufdPt)
+            .map(HwptId::from_raw)
+    }
+
+    fn detach_pasid(&self, pasid: u32) -> Result<()> {
+        ioctl::vfio::detach_pt(self.fd.as_fd(), Some(pasid)).op(Op::VfioDeviceDetachIommufdPt)
+    }
+}

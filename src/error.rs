@@ -1,0 +1,246 @@
+//! The crate's one error type.
+
+use core::fmt;
+use rustix::io::Errno;
+
+/// The operation an [`Error`] comes from: the kernel command, or the crate's own step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[allow(missing_docs)] // each variant is the C name of the command it stands for
+pub enum Op {
+    Open,
+    Destroy,
+    IoasAlloc,
+    IoasIovaRanges,
+    IoasAllowIovas,
+    IoasMap,
+    IoasMapFile,
+    IoasCopy,
+    IoasUnmap,
+    Option,
+    VfioIoas,
+    HwptAlloc,
+    GetHwInfo,
+    HwptSetDirtyTracking,
+    HwptGetDirtyBitmap,
+    HwptInvalidate,
+    FaultQueueAlloc,
+    ViommuAlloc,
+    VdeviceAlloc,
+    IoasChangeProcess,
+    VeventqAlloc,
+    HwQueueAlloc,
+    VfioDeviceBindIommufd,
+    VfioDeviceAttachIommufdPt,
+    VfioDeviceDetachIommufdPt,
+    /// Reading events or faults from a queue's fd.
+    QueueRead,
+    /// Writing page responses to a fault queue's fd.
+    QueueWrite,
+    /// A command of the kernel's mock IOMMU (`IOMMU_TEST_CMD`).
+    TestCmd,
+}
+
+impl Op {
+    /// The name of the kernel command (or step).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Op::Open => "open",
+            Op::Destroy => "IOMMU_DESTROY",
+            Op::IoasAlloc => "IOMMU_IOAS_ALLOC",
+            Op::IoasIovaRanges => "IOMMU_IOAS_IOVA_RANGES",
+            Op::IoasAllowIovas => "IOMMU_IOAS_ALLOW_IOVAS",
+            Op::IoasMap => "IOMMU_IOAS_MAP",
+            Op::IoasMapFile => "IOMMU_IOAS_MAP_FILE",
+            Op::IoasCopy => "IOMMU_IOAS_COPY",
+            Op::IoasUnmap => "IOMMU_IOAS_UNMAP",
+            Op::Option => "IOMMU_OPTION",
+            Op::VfioIoas => "IOMMU_VFIO_IOAS",
+            Op::HwptAlloc => "IOMMU_HWPT_ALLOC",
+            Op::GetHwInfo => "IOMMU_GET_HW_INFO",
+            Op::HwptSetDirtyTracking => "IOMMU_HWPT_SET_DIRTY_TRACKING",
+            Op::HwptGetDirtyBitmap => "IOMMU_HWPT_GET_DIRTY_BITMAP",
+            Op::HwptInvalidate => "IOMMU_HWPT_INVALIDATE",
+            Op::FaultQueueAlloc => "IOMMU_FAULT_QUEUE_ALLOC",
+            Op::ViommuAlloc => "IOMMU_VIOMMU_ALLOC",
+            Op::VdeviceAlloc => "IOMMU_VDEVICE_ALLOC",
+            Op::IoasChangeProcess => "IOMMU_IOAS_CHANGE_PROCESS",
+            Op::VeventqAlloc => "IOMMU_VEVENTQ_ALLOC",
+            Op::HwQueueAlloc => "IOMMU_HW_QUEUE_ALLOC",
+            Op::VfioDeviceBindIommufd => "VFIO_DEVICE_BIND_IOMMUFD",
+            Op::VfioDeviceAttachIommufdPt => "VFIO_DEVICE_ATTACH_IOMMUFD_PT",
+            Op::VfioDeviceDetachIommufdPt => "VFIO_DEVICE_DETACH_IOMMUFD_PT",
+            Op::QueueRead => "read",
+            Op::QueueWrite => "write",
+            Op::TestCmd => "IOMMU_TEST_CMD",
+        }
+    }
+}
+
+impl fmt::Display for Op {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// What went wrong, in the terms the kernel documents, for `match`ing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum ErrorKind {
+    /// EBUSY: the object is still referenced (destroy children and detach devices
+    /// first).
+    Busy,
+    /// ENOENT: no such object, or not of the kind the command needs.
+    NotFound,
+    /// EOPNOTSUPP (or ENOTTY): the kernel or driver does not support this.
+    NotSupported,
+    /// EINVAL: the kernel refused an argument.
+    InvalidArgument,
+    /// E2BIG: a struct had a non-zero tail the kernel does not know.
+    UnknownTail,
+    /// EMSGSIZE: an output buffer was too small.
+    BufferTooSmall,
+    /// EEXIST: the object (or mapping, or vDEVICE) already exists.
+    AlreadyExists,
+    /// ENOMEM or ENOSPC.
+    OutOfMemory,
+    /// EIO: the driver refused a payload (a guest STE or command, for instance).
+    Rejected,
+    /// EPERM or EACCES.
+    PermissionDenied,
+    /// Refused by the crate before any syscall.
+    CrateValidation,
+    /// Any other errno.
+    Other,
+}
+
+/// An error from the kernel or from the crate's checks.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The kernel answered with an errno.
+    #[error("{op} failed: {errno}")]
+    Kernel {
+        /// The command.
+        op: Op,
+        /// What the kernel said.
+        errno: Errno,
+    },
+    /// The crate refused an argument before any syscall.
+    #[error("{op}: invalid {field}: {reason}")]
+    InvalidInput {
+        /// The command that was not issued.
+        op: Op,
+        /// The argument at fault.
+        field: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// `IOMMU_HWPT_INVALIDATE` failed after the driver looked at the entries.
+    #[error("{} failed after {} of {requested} entries: {errno}", Op::HwptInvalidate,
+        handled.map_or_else(|| "an unknown number".to_string(), |h| h.to_string()))]
+    Invalidation {
+        /// What the kernel said.
+        errno: Errno,
+        /// Entries the kernel reports as handled, when it reported a count: on an
+        /// early failure (ENOMEM, EFAULT) `entry_num` keeps the count passed in and
+        /// is no progress count, so this is `None`.
+        handled: Option<u32>,
+        /// Entries passed in.
+        requested: u32,
+    },
+}
+
+impl Error {
+    pub(crate) fn kernel(op: Op, errno: Errno) -> Self {
+        Error::Kernel { op, errno }
+    }
+
+    pub(crate) fn invalid(op: Op, field: &'static str, reason: &'static str) -> Self {
+        Error::InvalidInput { op, field, reason }
+    }
+
+    /// The errno, when the kernel answered with one.
+    pub fn errno(&self) -> Option<Errno> {
+        match self {
+            Error::Kernel { errno, .. } | Error::Invalidation { errno, .. } => Some(*errno),
+            Error::InvalidInput { .. } => None,
+        }
+    }
+
+    /// The operation that failed.
+    pub fn op(&self) -> Op {
+        match self {
+            Error::Kernel { op, .. } | Error::InvalidInput { op, .. } => *op,
+            Error::Invalidation { .. } => Op::HwptInvalidate,
+        }
+    }
+
+    /// The documented case this error falls in.
+    pub fn kind(&self) -> ErrorKind {
+        let Some(errno) = self.errno() else { return ErrorKind::CrateValidation };
+        match errno {
+            Errno::BUSY => ErrorKind::Busy,
+            Errno::NOENT => ErrorKind::NotFound,
+            Errno::OPNOTSUPP | Errno::NOTTY => ErrorKind::NotSupported,
+            Errno::INVAL => ErrorKind::InvalidArgument,
+            Errno::TOOBIG => ErrorKind::UnknownTail,
+            Errno::MSGSIZE => ErrorKind::BufferTooSmall,
+            Errno::EXIST => ErrorKind::AlreadyExists,
+            Errno::NOMEM | Errno::NOSPC => ErrorKind::OutOfMemory,
+            Errno::IO => ErrorKind::Rejected,
+            Errno::PERM | Errno::ACCESS => ErrorKind::PermissionDenied,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> Self {
+        match e.errno() {
+            Some(errno) => std::io::Error::new(std::io::Error::from(errno).kind(), e),
+            None => std::io::Error::new(std::io::ErrorKind::InvalidInput, e),
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = core::result::Result<T, E>;
+
+/// A failed transition: the error, and the value the caller had before, unchanged.
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct TransitionError<T> {
+    value: T,
+    #[source]
+    error: Error,
+}
+
+impl<T> TransitionError<T> {
+    pub(crate) fn new(value: T, error: Error) -> Self {
+        Self { value, error }
+    }
+    /// The value the transition was called on and the error.
+    pub fn into_parts(self) -> (T, Error) {
+        (self.value, self.error)
+    }
+    /// The error.
+    pub fn error(&self) -> &Error {
+        &self.error
+    }
+    /// The value the transition was called on, dropping the error.
+    pub fn into_value(self) -> T {
+        self.value
+    }
+}
+
+/// Maps a rustix result to the crate's error for `op`.
+pub(crate) trait ErrnoExt<T> {
+    fn op(self, op: Op) -> Result<T>;
+}
+
+impl<T> ErrnoExt<T> for core::result::Result<T, Errno> {
+    fn op(self, op: Op) -> Result<T> {
+        self.map_err(|errno| Error::kernel(op, errno))
+    }
+}

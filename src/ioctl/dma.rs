@@ -1,0 +1,44 @@
+//! The one iommufd command that lets a device reach this process's own memory.
+//! It lives here, with the other `unsafe` code, because its safety contract is the
+//! caller's.
+
+#![allow(unsafe_code)]
+
+use crate::error::{ErrnoExt, Op, Result};
+use crate::ids::{IoasId, Iova};
+use crate::iommufd::ioas::{check_access, check_map_at, check_range};
+use crate::iommufd::{Access, IommuFd, MapAt};
+use rustix::fd::AsFd;
+
+impl IommuFd {
+    /// Maps `length` bytes of this process's memory at `user_va` into `ioas`. Returns
+    /// the IOVA used.
+    ///
+    /// # Safety
+    ///
+    /// From this call until the range is unmapped (or the IOAS destroyed), devices
+    /// attached to `ioas` may read, and with [`Access::WRITE`] write,
+    /// `user_va .. user_va + length` behind the compiler's back. The caller must
+    /// ensure the range is mapped memory of this process, is not freed or remapped
+    /// while mapped, and that no Rust reference assumes its contents stay unchanged
+    /// (treat it like memory shared with another process). Prefer
+    /// [`map_file`](Self::map_file) on a memfd, which needs none of this.
+    pub unsafe fn map_user(
+        &self,
+        ioas: IoasId,
+        user_va: *const u8,
+        length: u64,
+        at: MapAt,
+        access: Access,
+    ) -> Result<Iova> {
+        check_access(Op::IoasMap, access)?;
+        check_range(Op::IoasMap, "user_va", user_va as u64, length)?;
+        check_map_at(Op::IoasMap, at, length)?;
+        let (flags, iova) = at.flags(access);
+        // SAFETY: forwarded from this function's contract.
+        unsafe { super::ioas::ioas_map(self.as_fd(), ioas.raw(), flags, user_va as u64, length, iova) }
+            .op(Op::IoasMap)
+            .map(Iova)
+    }
+
+}

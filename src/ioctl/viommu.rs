@@ -1,0 +1,89 @@
+//! vIOMMU, vDEVICE, vEVENTQ and HW queue commands.
+
+#![allow(unsafe_code)]
+
+use super::{call, own_fd, size_u32, uptr};
+use crate::uapi::*;
+use rustix::fd::{BorrowedFd, OwnedFd};
+use rustix::io::Errno;
+
+/// `IOMMU_VIOMMU_ALLOC` with `data` as driver data (in and out): returns the new id.
+pub(crate) fn viommu_alloc(
+    fd: BorrowedFd<'_>,
+    viommu_type: u32,
+    dev_id: u32,
+    hwpt_id: u32,
+    data: &mut [u8],
+) -> Result<u32, Errno> {
+    let mut arg = IommuViommuAlloc {
+        size: size_u32::<IommuViommuAlloc>(),
+        r#type: viommu_type,
+        dev_id,
+        hwpt_id,
+        data_len: u32::try_from(data.len()).map_err(|_| Errno::INVAL)?,
+        data_uptr: uptr(data),
+        ..Default::default()
+    };
+    // SAFETY: data_uptr points to `data`, exclusively borrowed, data_len long; the
+    // kernel reads and writes at most data_len bytes.
+    unsafe { call::<IOMMU_VIOMMU_ALLOC, _>(fd, &mut arg) }?;
+    Ok(arg.out_viommu_id)
+}
+
+/// `IOMMU_VDEVICE_ALLOC`: returns the new vDEVICE id.
+pub(crate) fn vdevice_alloc(fd: BorrowedFd<'_>, viommu_id: u32, dev_id: u32, virt_id: u64) -> Result<u32, Errno> {
+    let mut arg = IommuVdeviceAlloc {
+        size: size_u32::<IommuVdeviceAlloc>(),
+        viommu_id,
+        dev_id,
+        virt_id,
+        ..Default::default()
+    };
+    // SAFETY: struct iommu_vdevice_alloc holds no pointer.
+    unsafe { call::<IOMMU_VDEVICE_ALLOC, _>(fd, &mut arg) }?;
+    Ok(arg.out_vdevice_id)
+}
+
+/// `IOMMU_VEVENTQ_ALLOC`: returns the vEVENTQ's id and fd.
+pub(crate) fn veventq_alloc(
+    fd: BorrowedFd<'_>,
+    viommu_id: u32,
+    veventq_type: u32,
+    depth: u32,
+) -> Result<(u32, OwnedFd), Errno> {
+    let mut arg = IommuVeventqAlloc {
+        size: size_u32::<IommuVeventqAlloc>(),
+        viommu_id,
+        r#type: veventq_type,
+        veventq_depth: depth,
+        ..Default::default()
+    };
+    // SAFETY: struct iommu_veventq_alloc holds no pointer.
+    unsafe { call::<IOMMU_VEVENTQ_ALLOC, _>(fd, &mut arg) }?;
+    // SAFETY: on success the kernel installed out_veventq_fd for us alone.
+    Ok((arg.out_veventq_id, unsafe { own_fd(arg.out_veventq_fd) }))
+}
+
+/// `IOMMU_HW_QUEUE_ALLOC`: returns the new HW queue id.
+pub(crate) fn hw_queue_alloc(
+    fd: BorrowedFd<'_>,
+    viommu_id: u32,
+    queue_type: u32,
+    index: u32,
+    nesting_parent_iova: u64,
+    length: u64,
+) -> Result<u32, Errno> {
+    let mut arg = IommuHwQueueAlloc {
+        size: size_u32::<IommuHwQueueAlloc>(),
+        viommu_id,
+        r#type: queue_type,
+        index,
+        nesting_parent_iova,
+        length,
+        ..Default::default()
+    };
+    // SAFETY: struct iommu_hw_queue_alloc holds no user pointer: the queue address is
+    // a guest physical address the kernel resolves through stage 2.
+    unsafe { call::<IOMMU_HW_QUEUE_ALLOC, _>(fd, &mut arg) }?;
+    Ok(arg.out_hw_queue_id)
+}

@@ -1,0 +1,198 @@
+//! HWPT commands on [`IommuFd`]: allocation, hw_info, dirty tracking, invalidation.
+
+use super::IommuFd;
+use crate::error::{ErrnoExt, Error, Op, Result};
+use crate::ids::{DevId, FaultQueueId, HwptId, InvalidateTarget, Iova, PtId};
+use crate::ioctl;
+use crate::ioctl::hwpt::HwptAllocArgs;
+use crate::payload::{HwInfoData, HwptData, InvalidationEntry};
+use crate::uapi::{self, DirtyBitmapFlags, HwCapabilities, HwptAllocFlags};
+use rustix::fd::AsFd;
+use zerocopy::IntoBytes;
+
+
+/// What to allocate with [`IommuFd::alloc_hwpt`]: a paging HWPT on an IOAS, or a
+/// nested one on a nest-parent HWPT or a vIOMMU with the driver's data.
+#[derive(Debug, Clone, Copy)]
+pub struct HwptAlloc<'a> {
+    dev: DevId,
+    parent: PtId,
+    flags: HwptAllocFlags,
+    data_type: u32,
+    data: &'a [u8],
+    fault: Option<FaultQueueId>,
+}
+
+impl<'a> HwptAlloc<'a> {
+    /// A paging HWPT (stage 2 when made a [`nest_parent`](Self::nest_parent)) that
+    /// maps what `ioas` maps, for `dev`'s IOMMU.
+    pub fn paging(dev: DevId, ioas: crate::IoasId) -> Self {
+        Self { dev, parent: PtId::Ioas(ioas), flags: HwptAllocFlags::empty(), data_type: 0, data: &[], fault: None }
+    }
+
+    /// A nested (stage-1) HWPT on `parent` (a nest-parent HWPT for VT-d, a vIOMMU
+    /// for SMMUv3) described by `data`.
+    pub fn nested<D: HwptData>(dev: DevId, parent: impl Into<PtId>, data: &'a D) -> Self {
+        Self::nested_raw(dev, parent, D::DATA_TYPE, data.as_bytes())
+    }
+
+    /// A nested HWPT from raw driver data, for a driver the crate has no type for.
+    pub fn nested_raw(dev: DevId, parent: impl Into<PtId>, data_type: u32, data: &'a [u8]) -> Self {
+        Self { dev, parent: parent.into(), flags: HwptAllocFlags::empty(), data_type, data, fault: None }
+    }
+
+    /// Makes it a nest parent: nested HWPTs and vIOMMUs can sit on it.
+    pub fn nest_parent(mut self) -> Self {
+        self.flags |= HwptAllocFlags::NEST_PARENT;
+        self
+    }
+
+    /// Asks for dirty tracking support.
+    pub fn dirty_tracking(mut self) -> Self {
+        self.flags |= HwptAllocFlags::DIRTY_TRACKING;
+        self
+    }
+
+    /// Makes it attachable to PASIDs.
+    pub fn pasid(mut self) -> Self {
+        self.flags |= HwptAllocFlags::PASID;
+        self
+    }
+
+    /// Reports its I/O page faults to `queue`.
+    pub fn fault_queue(mut self, queue: FaultQueueId) -> Self {
+        self.flags |= HwptAllocFlags::FAULT_ID_VALID;
+        self.fault = Some(queue);
+        self
+    }
+}
+
+/// What `IOMMU_GET_HW_INFO` says of a device's IOMMU, besides the driver data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HwInfo {
+    /// The driver data type (`IOMMU_HW_INFO_TYPE_*`).
+    pub data_type: u32,
+    /// The length of the driver data the kernel has (may exceed the buffer given: the
+    /// rest was cut; may be shorter: the rest of the buffer was zeroed).
+    pub data_len: u32,
+    /// Generic capabilities.
+    pub capabilities: HwCapabilities,
+    /// log2 of the largest PASID the device supports; 0 without PASID.
+    pub max_pasid_log2: u8,
+}
+
+impl IommuFd {
+    /// Allocates a hardware page table.
+    pub fn alloc_hwpt(&self, req: &HwptAlloc<'_>) -> Result<HwptId> {
+        if req.data_type == uapi::IOMMU_HWPT_DATA_NONE && !req.data.is_empty() {
+            return Err(Error::invalid(Op::HwptAlloc, "data", "a paging HWPT takes no driver data"));
+        }
+        let args = HwptAllocArgs {
+            flags: req.flags,
+            dev_id: req.dev.raw(),
+            pt_id: req.parent.raw(),
+            data_type: req.data_type,
+            fault_id: req.fault.map_or(0, FaultQueueId::raw),
+        };
+        ioctl::hwpt::hwpt_alloc(self.as_fd(), args, req.data).op(Op::HwptAlloc).map(HwptId::from_raw)
+    }
+
+    /// Reads `dev`'s IOMMU information into `buf` (the driver's data). With
+    /// `data_type`, asks for that type (`IOMMU_HW_INFO_FLAG_INPUT_TYPE`), else for the
+    /// driver's default.
+    pub fn hw_info_raw(&self, dev: DevId, data_type: Option<u32>, buf: &mut [u8]) -> Result<HwInfo> {
+        let out = ioctl::hwpt::get_hw_info(self.as_fd(), dev.raw(), data_type, buf).op(Op::GetHwInfo)?;
+        Ok(HwInfo {
+            data_type: out.data_type,
+            data_len: out.data_len,
+            capabilities: HwCapabilities::from_bits_retain(out.out_capabilities),
+            max_pasid_log2: out.out_max_pasid_log2,
+        })
+    }
+
+    /// Reads `dev`'s IOMMU information as the driver type `T`. Fails with
+    /// [`ErrorKind::NotSupported`](crate::ErrorKind::NotSupported) when the device's
+    /// IOMMU is of another kind.
+    pub fn hw_info<T: HwInfoData>(&self, dev: DevId) -> Result<(T, HwInfo)> {
+        let mut data = T::new_zeroed();
+        let info = self.hw_info_raw(dev, Some(T::INFO_TYPE), data.as_mut_bytes())?;
+        if info.data_type != T::INFO_TYPE {
+            return Err(Error::kernel(Op::GetHwInfo, rustix::io::Errno::OPNOTSUPP));
+        }
+        Ok((data, info))
+    }
+
+    /// Turns dirty tracking of `hwpt` on or off.
+    pub fn set_dirty_tracking(&self, hwpt: HwptId, enable: bool) -> Result<()> {
+        ioctl::hwpt::set_dirty_tracking(self.as_fd(), hwpt.raw(), enable).op(Op::HwptSetDirtyTracking)
+    }
+
+    /// Reads which `page_size` pages of `iova .. iova + length` were written into
+    /// `bitmap` (bit n: page n; bits already set stay set), and clears them in the
+    /// IOMMU unless `keep` is set.
+    pub fn dirty_bitmap(
+        &self,
+        hwpt: HwptId,
+        iova: Iova,
+        length: u64,
+        page_size: u64,
+        bitmap: &mut [u64],
+        keep: bool,
+    ) -> Result<()> {
+        let op = Op::HwptGetDirtyBitmap;
+        if !page_size.is_power_of_two() {
+            return Err(Error::invalid(op, "page_size", "must be a power of two"));
+        }
+        if length == 0 {
+            return Err(Error::invalid(op, "length", "must not be zero"));
+        }
+        if iova.0 % page_size != 0 {
+            return Err(Error::invalid(op, "iova", "not aligned to page_size"));
+        }
+        if length % page_size != 0 {
+            return Err(Error::invalid(op, "length", "not a multiple of page_size"));
+        }
+        let needed = ioctl::hwpt::dirty_bitmap_bytes(length, page_size).unwrap_or(u64::MAX);
+        if (bitmap.len() as u64).saturating_mul(8) < needed {
+            return Err(Error::invalid(op, "bitmap", "too small for length / page_size bits"));
+        }
+        let flags = if keep { DirtyBitmapFlags::NO_CLEAR } else { DirtyBitmapFlags::empty() };
+        ioctl::hwpt::get_dirty_bitmap(self.as_fd(), hwpt.raw(), flags, iova.0, length, page_size, bitmap).op(op)
+    }
+
+    /// Sends `entries` to the driver's cache invalidation in one ioctl, without
+    /// copying. On failure, [`Error::Invalidation`] says how many entries the kernel
+    /// reports as handled.
+    pub fn invalidate<E: InvalidationEntry>(&self, target: impl Into<InvalidateTarget>, entries: &[E]) -> Result<()> {
+        self.invalidate_raw(target, E::DATA_TYPE, entries.as_bytes(), size_of::<E>() as u32, entries.len())
+    }
+
+    /// [`invalidate`](Self::invalidate) for raw entries: `count` entries of
+    /// `entry_len` bytes each from `data` (for drivers the crate has no type for, and
+    /// for testing the kernel's checks of `entry_len`).
+    pub fn invalidate_raw(
+        &self,
+        target: impl Into<InvalidateTarget>,
+        data_type: u32,
+        data: &[u8],
+        entry_len: u32,
+        count: usize,
+    ) -> Result<()> {
+        let op = Op::HwptInvalidate;
+        let Ok(requested) = u32::try_from(count) else {
+            return Err(Error::invalid(op, "entries", "more than u32::MAX entries"));
+        };
+        if (data.len() as u64) < u64::from(entry_len) * u64::from(requested) {
+            return Err(Error::invalid(op, "data", "shorter than entry_len * count"));
+        }
+        let (result, written) =
+            ioctl::hwpt::hwpt_invalidate(self.as_fd(), target.into().raw(), data_type, data, entry_len, requested);
+        result.map_err(|errno| Error::Invalidation {
+            errno,
+            // A count the kernel left at what we passed is no progress count.
+            handled: (written < requested).then_some(written),
+            requested,
+        })
+    }
+}
+

@@ -1,0 +1,198 @@
+//! The kernel's mock IOMMU (`CONFIG_IOMMUFD_TEST`), for tests: mock devices that stand
+//! in for VFIO devices, and the mock's checks as assertion helpers that read the
+//! kernel's own state (not the crate's bookkeeping).
+//!
+//! Only with the `mock` feature; a VMM never needs it.
+
+use crate::device::Device;
+use crate::error::{ErrnoExt, Error, Op, Result};
+use crate::ids::{DevId, HwptId, IoasId, Iova, PtId};
+use crate::ioctl::mock::{run, run_with_buffer, test_cmd};
+use crate::iommufd::IommuFd;
+use crate::uapi::*;
+use rustix::fd::AsFd;
+use std::sync::Arc;
+
+/// A mock device on the kernel's mock bus, bound to an iommufd and attached at birth.
+/// Dropping it destroys it (which detaches and unbinds it).
+#[derive(Debug)]
+pub struct MockDevice {
+    iommufd: Arc<IommuFd>,
+    stdev_id: u32,
+    dev_id: DevId,
+    hwpt_id: HwptId,
+}
+
+/// Flags of a mock device (`MOCK_FLAGS_DEVICE_*`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MockDeviceFlags(pub u32);
+
+impl MockDeviceFlags {
+    /// No dirty tracking.
+    pub const NO_DIRTY: Self = Self(MOCK_FLAGS_DEVICE_NO_DIRTY);
+    /// PASID capable.
+    pub const PASID: Self = Self(MOCK_FLAGS_DEVICE_PASID);
+}
+
+impl MockDevice {
+    /// Creates a mock device attached to `pt` (`IOMMU_TEST_OP_MOCK_DOMAIN`).
+    pub fn new(iommufd: &Arc<IommuFd>, pt: impl Into<PtId>) -> Result<Self> {
+        Self::with_flags(iommufd, pt, MockDeviceFlags::default())
+    }
+
+    /// Creates a mock device with `flags` (`IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS`).
+    pub fn with_flags(iommufd: &Arc<IommuFd>, pt: impl Into<PtId>, flags: MockDeviceFlags) -> Result<Self> {
+        let payload = IommuTestCmdMockDomainFlags { dev_flags: flags.0, ..Default::default() };
+        let op = if flags.0 == 0 { IOMMU_TEST_OP_MOCK_DOMAIN } else { IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS };
+        let mut cmd = test_cmd(op, pt.into().raw(), &payload);
+        run(iommufd.as_fd(), &mut cmd).op(Op::TestCmd)?;
+        let out: IommuTestCmdMockDomainFlags = read_payload(&cmd);
+        Ok(Self {
+            iommufd: Arc::clone(iommufd),
+            stdev_id: out.out_stdev_id,
+            dev_id: DevId::from_raw(out.out_idev_id),
+            hwpt_id: HwptId::from_raw(out.out_hwpt_id),
+        })
+    }
+
+    /// The HWPT the device was attached to at creation.
+    pub fn initial_hwpt(&self) -> HwptId {
+        self.hwpt_id
+    }
+
+    /// The selftest device object's id (the mock's handle for PASID operations).
+    pub fn stdev_id(&self) -> u32 {
+        self.stdev_id
+    }
+
+    /// Asserts through the mock that `pasid` is attached to `hwpt` (`None`: to
+    /// nothing).
+    pub fn check_pasid_hwpt(&self, pasid: u32, hwpt: Option<HwptId>) -> Result<()> {
+        let p = IommuTestCmdPasid { pasid, pt_id: hwpt.map_or(0, HwptId::raw) };
+        let mut cmd = test_cmd(IOMMU_TEST_OP_PASID_CHECK_HWPT, self.stdev_id, &p);
+        run(self.iommufd.as_fd(), &mut cmd).op(Op::TestCmd)
+    }
+
+    /// Asserts through the mock that cache entry `index` of the device holds `value`.
+    pub fn check_cache(&self, index: u32, value: u32) -> Result<()> {
+        let p = IommuTestCmdCheckDevCache { id: index, cache: value };
+        let mut cmd = test_cmd(IOMMU_TEST_OP_DEV_CHECK_CACHE, self.dev_id.raw(), &p);
+        run(self.iommufd.as_fd(), &mut cmd).op(Op::TestCmd)
+    }
+
+    /// Makes the mock report a vEVENT for this device on its vIOMMU's vEVENTQ.
+    pub fn trigger_vevent(&self) -> Result<()> {
+        let p = IommuTestCmdTriggerVevent { dev_id: self.dev_id.raw() };
+        let mut cmd = test_cmd(IOMMU_TEST_OP_TRIGGER_VEVENT, 0, &p);
+        run(self.iommufd.as_fd(), &mut cmd).op(Op::TestCmd)
+    }
+
+    /// Injects an I/O page fault from this device.
+    pub fn trigger_iopf(&self, pasid: u32, grpid: u32, perm: PgfaultPerm, addr: u64) -> Result<()> {
+        let p = IommuTestCmdTriggerIopf { dev_id: self.dev_id.raw(), pasid, grpid, perm: perm.bits(), addr };
+        let mut cmd = test_cmd(IOMMU_TEST_OP_TRIGGER_IOPF, 0, &p);
+        run(self.iommufd.as_fd(), &mut cmd).op(Op::TestCmd)
+    }
+
+    fn pasid_op(&self, op: u32, pasid: u32, pt: u32) -> Result<u32> {
+        let mut cmd = test_cmd(op, self.stdev_id, &IommuTestCmdPasid { pasid, pt_id: pt });
+        run(self.iommufd.as_fd(), &mut cmd).op(Op::TestCmd)?;
+        Ok(read_payload::<IommuTestCmdPasid>(&cmd).pt_id)
+    }
+}
+
+impl Device for MockDevice {
+    fn dev_id(&self) -> DevId {
+        self.dev_id
+    }
+
+    /// Replaces the attachment (`IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE`); a mock device is
+    /// always attached.
+    fn attach(&self, pt: PtId) -> Result<HwptId> {
+        let p = IommuTestCmdMockDomainReplace { pt_id: pt.raw() };
+        let mut cmd = test_cmd(IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, self.stdev_id, &p);
+        run(self.iommufd.as_fd(), &mut cmd).op(Op::TestCmd)?;
+        Ok(HwptId::from_raw(read_payload::<IommuTestCmdMockDomainReplace>(&cmd).pt_id))
+    }
+
+    /// A mock device cannot be detached: it is destroyed instead. Always
+    /// [`ErrorKind::NotSupported`](crate::ErrorKind::NotSupported).
+    fn detach(&self) -> Result<()> {
+        Err(Error::kernel(Op::TestCmd, rustix::io::Errno::OPNOTSUPP))
+    }
+
+    fn attach_pasid(&self, pasid: u32, pt: PtId) -> Result<HwptId> {
+        // The mock has separate attach and replace commands; try attach first.
+        match self.pasid_op(IOMMU_TEST_OP_PASID_ATTACH, pasid, pt.raw()) {
+            Ok(_) => Ok(HwptId::from_raw(pt.raw())),
+            Err(e) if e.errno() == Some(rustix::io::Errno::BUSY) => {
+                self.pasid_op(IOMMU_TEST_OP_PASID_REPLACE, pasid, pt.raw()).map(|_| HwptId::from_raw(pt.raw()))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    fn detach_pasid(&self, pasid: u32) -> Result<()> {
+        self.pasid_op(IOMMU_TEST_OP_PASID_DETACH, pasid, 0).map(drop)
+    }
+}
+
+impl Drop for MockDevice {
+    fn drop(&mut self) {
+        // Destroying the selftest device unbinds it; an error here could only mean the
+        // iommufd is already gone, which destroyed it too.
+        let _ = crate::ioctl::ioas::destroy(self.iommufd.as_fd(), self.stdev_id);
+    }
+}
+
+fn read_payload<P: zerocopy::FromBytes>(cmd: &IommuTestCmd) -> P {
+    use zerocopy::IntoBytes;
+    P::read_from_prefix(cmd.payload.as_bytes()).map(|(p, _)| p).unwrap_or_else(|_| P::new_zeroed())
+}
+
+/// The mock's checks and knobs that are not tied to one device.
+pub trait MockChecks {
+    /// Asserts that mock HWPT `hwpt` maps each page of `iova .. iova + buf.len()` to
+    /// the page of `buf` at the same offset.
+    fn check_map(&self, hwpt: HwptId, iova: Iova, buf: &[u8]) -> Result<()>;
+    /// Asserts that each page of `buf` is pinned `refs` times.
+    fn check_refs(&self, buf: &[u8], refs: u32) -> Result<()>;
+    /// Asserts that IOTLB entry `index` of nested mock HWPT `hwpt` holds `value`.
+    fn check_iotlb(&self, hwpt: HwptId, index: u32, value: u32) -> Result<()>;
+    /// Reserves `start .. start + length` of `ioas` as the mock's reserved region.
+    fn add_reserved(&self, ioas: IoasId, start: u64, length: u64) -> Result<()>;
+    /// Marks dirty the pages of mock HWPT `hwpt` whose bit is set in `bitmap` (bit n:
+    /// page n from `iova`, `page_size` each).
+    fn set_dirty(&self, hwpt: HwptId, iova: Iova, page_size: u64, bitmap: &[u8]) -> Result<()>;
+    /// Issues raw bytes as the struct of `opcode` (only commands without user
+    /// pointers), to drive the kernel's size checks (E2BIG for an unknown tail).
+    fn raw_ioctl(&self, opcode: rustix::ioctl::Opcode, buf: &mut [u8]) -> Result<()>;
+}
+
+impl MockChecks for IommuFd {
+    fn check_map(&self, hwpt: HwptId, iova: Iova, buf: &[u8]) -> Result<()> {
+        run_with_buffer(self.as_fd(), IOMMU_TEST_OP_MD_CHECK_MAP, hwpt.raw(), buf, (iova.0, 0, 0)).op(Op::TestCmd)
+    }
+
+    fn check_refs(&self, buf: &[u8], refs: u32) -> Result<()> {
+        run_with_buffer(self.as_fd(), IOMMU_TEST_OP_MD_CHECK_REFS, 0, buf, (0, 0, refs)).op(Op::TestCmd)
+    }
+
+    fn check_iotlb(&self, hwpt: HwptId, index: u32, value: u32) -> Result<()> {
+        let mut cmd = test_cmd(IOMMU_TEST_OP_MD_CHECK_IOTLB, hwpt.raw(), &IommuTestCmdCheckIotlb { id: index, iotlb: value });
+        run(self.as_fd(), &mut cmd).op(Op::TestCmd)
+    }
+
+    fn add_reserved(&self, ioas: IoasId, start: u64, length: u64) -> Result<()> {
+        let mut cmd = test_cmd(IOMMU_TEST_OP_ADD_RESERVED, ioas.raw(), &IommuTestCmdAddReserved { start, length });
+        run(self.as_fd(), &mut cmd).op(Op::TestCmd)
+    }
+
+    fn set_dirty(&self, hwpt: HwptId, iova: Iova, page_size: u64, bitmap: &[u8]) -> Result<()> {
+        run_with_buffer(self.as_fd(), IOMMU_TEST_OP_DIRTY, hwpt.raw(), bitmap, (iova.0, page_size, 0)).op(Op::TestCmd)
+    }
+
+    fn raw_ioctl(&self, opcode: rustix::ioctl::Opcode, buf: &mut [u8]) -> Result<()> {
+        crate::ioctl::mock::raw_no_pointers(self.as_fd(), opcode, buf).op(Op::TestCmd)
+    }
+}
