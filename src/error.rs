@@ -90,7 +90,7 @@ pub enum ErrorKind {
     /// EBUSY: the object is still referenced (destroy children and detach devices
     /// first).
     Busy,
-    /// ENOENT: no such object, or not of the kind the command needs.
+    /// ENOENT (or ENODEV): no such object, or not of the kind the command needs.
     NotFound,
     /// EOPNOTSUPP (or ENOTTY): the kernel or driver does not support this.
     NotSupported,
@@ -181,7 +181,7 @@ impl Error {
         let Some(errno) = self.errno() else { return ErrorKind::CrateValidation };
         match errno {
             Errno::BUSY => ErrorKind::Busy,
-            Errno::NOENT => ErrorKind::NotFound,
+            Errno::NOENT | Errno::NODEV => ErrorKind::NotFound,
             Errno::OPNOTSUPP | Errno::NOTTY => ErrorKind::NotSupported,
             Errno::INVAL => ErrorKind::InvalidArgument,
             Errno::TOOBIG => ErrorKind::UnknownTail,

@@ -1,0 +1,90 @@
+//! Helpers shared by the kernel tests.
+
+#![allow(unsafe_code)] // test buffers handed to the kernel for DMA
+
+use iommufd::mock::MockDevice;
+use iommufd::{Device, ErrorKind, IoasId, IommuFd, Result};
+use std::sync::Arc;
+
+/// The reason every kernel test is ignored on a host.
+#[allow(dead_code)]
+pub const NEEDS: &str = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh";
+
+/// Opens /dev/iommu: a missing device fails the test, never skips it.
+pub fn open() -> Arc<IommuFd> {
+    Arc::new(IommuFd::open().expect("/dev/iommu must exist in the kernel tier"))
+}
+
+/// An iommufd, an IOAS and a mock device attached to it.
+pub fn ioas_with_device() -> (Arc<IommuFd>, IoasId, MockDevice) {
+    let fd = open();
+    let ioas = fd.alloc_ioas().unwrap();
+    let dev = MockDevice::new(&fd, ioas).unwrap();
+    (fd, ioas, dev)
+}
+
+/// Asserts that `r` failed with `kind`.
+#[track_caller]
+pub fn assert_kind<T: std::fmt::Debug>(r: Result<T>, kind: ErrorKind) {
+    match r {
+        Ok(v) => panic!("expected {kind:?}, got Ok({v:?})"),
+        Err(e) => assert_eq!(e.kind(), kind, "unexpected error: {e}"),
+    }
+}
+
+/// A page-aligned anonymous buffer of `len` bytes, filled with a pattern.
+pub struct Buffer {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl Buffer {
+    pub fn new(len: usize) -> Self {
+        let layout = std::alloc::Layout::from_size_align(len, 4096).unwrap();
+        // SAFETY: the layout has a non-zero size.
+        let ptr = unsafe { std::alloc::alloc_zeroed(layout) };
+        assert!(!ptr.is_null());
+        let mut b = Self { ptr, len };
+        for (i, byte) in b.bytes_mut().iter_mut().enumerate() {
+            *byte = i as u8;
+        }
+        b
+    }
+    pub fn bytes(&self) -> &[u8] {
+        // SAFETY: ptr is a live allocation of len bytes.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+    pub fn bytes_mut(&mut self) -> &mut [u8] {
+        // SAFETY: ptr is a live allocation of len bytes, borrowed exclusively.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr, self.len) }
+    }
+    pub fn ptr(&self) -> *const u8 {
+        self.ptr
+    }
+}
+
+impl Drop for Buffer {
+    fn drop(&mut self) {
+        let layout = std::alloc::Layout::from_size_align(self.len, 4096).unwrap();
+        // SAFETY: allocated in new() with this layout.
+        unsafe { std::alloc::dealloc(self.ptr, layout) }
+    }
+}
+
+/// Maps `buf` at `iova` of `ioas` for read and write.
+pub fn map_buffer(fd: &IommuFd, ioas: IoasId, buf: &Buffer, iova: u64) -> iommufd::Iova {
+    // SAFETY: the test keeps `buf` alive and unmaps or drops the iommufd first; it
+    // reads the buffer only through the mock's checks.
+    unsafe {
+        fd.map_user(ioas, buf.ptr(), buf.bytes().len() as u64, iommufd::MapAt::Fixed(iommufd::Iova(iova)), iommufd::Access::READ | iommufd::Access::WRITE)
+    }
+    .unwrap()
+}
+
+/// The mock's first usable IOVA.
+pub const APERTURE: u64 = iommufd::uapi::MOCK_APERTURE_START;
+
+#[allow(dead_code)]
+pub fn dev_id(d: &MockDevice) -> iommufd::DevId {
+    d.dev_id()
+}

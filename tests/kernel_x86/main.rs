@@ -1,0 +1,15 @@
+//! Kernel tier, x86_64: every wrapped iommufd ioctl against Linux's mock IOMMU
+//! (`CONFIG_IOMMUFD_TEST`), its success path and the failures the kernel documents,
+//! with effects checked through the mock's own checks.
+//!
+//! These tests need `/dev/iommu` with the mock: they are ignored on a host and run in
+//! the guest through `rig/x86-tier.sh` (see the README).
+
+#![cfg(feature = "mock")]
+
+mod common;
+mod destroy_and_options;
+mod faults_and_events;
+mod hwpt;
+mod ioas;
+mod viommu;
