@@ -178,7 +178,9 @@ impl Error {
 
     /// The documented case this error falls in.
     pub fn kind(&self) -> ErrorKind {
-        let Some(errno) = self.errno() else { return ErrorKind::CrateValidation };
+        let Some(errno) = self.errno() else {
+            return ErrorKind::CrateValidation;
+        };
         match errno {
             Errno::BUSY => ErrorKind::Busy,
             Errno::NOENT | Errno::NODEV => ErrorKind::NotFound,

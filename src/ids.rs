@@ -81,7 +81,15 @@ macro_rules! destroyable {
         }
     )*};
 }
-destroyable!(IoasId, HwptId, ViommuId, VdeviceId, VeventqId, HwQueueId, FaultQueueId);
+destroyable!(
+    IoasId,
+    HwptId,
+    ViommuId,
+    VdeviceId,
+    VeventqId,
+    HwQueueId,
+    FaultQueueId
+);
 
 /// What a page table can be allocated on, or a device attached to: an IOAS or a HWPT;
 /// nested HWPTs may also sit on a vIOMMU.

@@ -41,9 +41,20 @@ impl MockDevice {
     }
 
     /// Creates a mock device with `flags` (`IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS`).
-    pub fn with_flags(iommufd: &Arc<IommuFd>, pt: impl Into<PtId>, flags: MockDeviceFlags) -> Result<Self> {
-        let payload = IommuTestCmdMockDomainFlags { dev_flags: flags.0, ..Default::default() };
-        let op = if flags.0 == 0 { IOMMU_TEST_OP_MOCK_DOMAIN } else { IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS };
+    pub fn with_flags(
+        iommufd: &Arc<IommuFd>,
+        pt: impl Into<PtId>,
+        flags: MockDeviceFlags,
+    ) -> Result<Self> {
+        let payload = IommuTestCmdMockDomainFlags {
+            dev_flags: flags.0,
+            ..Default::default()
+        };
+        let op = if flags.0 == 0 {
+            IOMMU_TEST_OP_MOCK_DOMAIN
+        } else {
+            IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS
+        };
         let mut cmd = test_cmd(op, pt.into().raw(), &payload);
         run(iommufd.as_fd(), &mut cmd).op(Op::TestCmd)?;
         let out: IommuTestCmdMockDomainFlags = read_payload(&cmd);
@@ -68,28 +79,42 @@ impl MockDevice {
     /// Asserts through the mock that `pasid` is attached to `hwpt` (`None`: to
     /// nothing).
     pub fn check_pasid_hwpt(&self, pasid: u32, hwpt: Option<HwptId>) -> Result<()> {
-        let p = IommuTestCmdPasid { pasid, pt_id: hwpt.map_or(0, HwptId::raw) };
+        let p = IommuTestCmdPasid {
+            pasid,
+            pt_id: hwpt.map_or(0, HwptId::raw),
+        };
         let mut cmd = test_cmd(IOMMU_TEST_OP_PASID_CHECK_HWPT, self.stdev_id, &p);
         run(self.iommufd.as_fd(), &mut cmd).op(Op::TestCmd)
     }
 
     /// Asserts through the mock that cache entry `index` of the device holds `value`.
     pub fn check_cache(&self, index: u32, value: u32) -> Result<()> {
-        let p = IommuTestCmdCheckDevCache { id: index, cache: value };
+        let p = IommuTestCmdCheckDevCache {
+            id: index,
+            cache: value,
+        };
         let mut cmd = test_cmd(IOMMU_TEST_OP_DEV_CHECK_CACHE, self.dev_id.raw(), &p);
         run(self.iommufd.as_fd(), &mut cmd).op(Op::TestCmd)
     }
 
     /// Makes the mock report a vEVENT for this device on its vIOMMU's vEVENTQ.
     pub fn trigger_vevent(&self) -> Result<()> {
-        let p = IommuTestCmdTriggerVevent { dev_id: self.dev_id.raw() };
+        let p = IommuTestCmdTriggerVevent {
+            dev_id: self.dev_id.raw(),
+        };
         let mut cmd = test_cmd(IOMMU_TEST_OP_TRIGGER_VEVENT, 0, &p);
         run(self.iommufd.as_fd(), &mut cmd).op(Op::TestCmd)
     }
 
     /// Injects an I/O page fault from this device.
     pub fn trigger_iopf(&self, pasid: u32, grpid: u32, perm: PgfaultPerm, addr: u64) -> Result<()> {
-        let p = IommuTestCmdTriggerIopf { dev_id: self.dev_id.raw(), pasid, grpid, perm: perm.bits(), addr };
+        let p = IommuTestCmdTriggerIopf {
+            dev_id: self.dev_id.raw(),
+            pasid,
+            grpid,
+            perm: perm.bits(),
+            addr,
+        };
         let mut cmd = test_cmd(IOMMU_TEST_OP_TRIGGER_IOPF, 0, &p);
         run(self.iommufd.as_fd(), &mut cmd).op(Op::TestCmd)
     }
@@ -112,7 +137,9 @@ impl Device for MockDevice {
         let p = IommuTestCmdMockDomainReplace { pt_id: pt.raw() };
         let mut cmd = test_cmd(IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, self.stdev_id, &p);
         run(self.iommufd.as_fd(), &mut cmd).op(Op::TestCmd)?;
-        Ok(HwptId::from_raw(read_payload::<IommuTestCmdMockDomainReplace>(&cmd).pt_id))
+        Ok(HwptId::from_raw(
+            read_payload::<IommuTestCmdMockDomainReplace>(&cmd).pt_id,
+        ))
     }
 
     /// A mock device cannot be detached: it is destroyed instead. Always
@@ -125,15 +152,16 @@ impl Device for MockDevice {
         // The mock has separate attach and replace commands; try attach first.
         match self.pasid_op(IOMMU_TEST_OP_PASID_ATTACH, pasid, pt.raw()) {
             Ok(_) => Ok(HwptId::from_raw(pt.raw())),
-            Err(e) if e.errno() == Some(rustix::io::Errno::BUSY) => {
-                self.pasid_op(IOMMU_TEST_OP_PASID_REPLACE, pasid, pt.raw()).map(|_| HwptId::from_raw(pt.raw()))
-            }
+            Err(e) if e.errno() == Some(rustix::io::Errno::BUSY) => self
+                .pasid_op(IOMMU_TEST_OP_PASID_REPLACE, pasid, pt.raw())
+                .map(|_| HwptId::from_raw(pt.raw())),
             Err(e) => Err(e),
         }
     }
 
     fn detach_pasid(&self, pasid: u32) -> Result<()> {
-        self.pasid_op(IOMMU_TEST_OP_PASID_DETACH, pasid, 0).map(drop)
+        self.pasid_op(IOMMU_TEST_OP_PASID_DETACH, pasid, 0)
+            .map(drop)
     }
 }
 
@@ -147,7 +175,9 @@ impl Drop for MockDevice {
 
 fn read_payload<P: zerocopy::FromBytes>(cmd: &IommuTestCmd) -> P {
     use zerocopy::IntoBytes;
-    P::read_from_prefix(cmd.payload.as_bytes()).map(|(p, _)| p).unwrap_or_else(|_| P::new_zeroed())
+    P::read_from_prefix(cmd.payload.as_bytes())
+        .map(|(p, _)| p)
+        .unwrap_or_else(|_| P::new_zeroed())
 }
 
 /// The mock's checks and knobs that are not tied to one device.
@@ -171,25 +201,57 @@ pub trait MockChecks {
 
 impl MockChecks for IommuFd {
     fn check_map(&self, hwpt: HwptId, iova: Iova, buf: &[u8]) -> Result<()> {
-        run_with_buffer(self.as_fd(), IOMMU_TEST_OP_MD_CHECK_MAP, hwpt.raw(), buf, (iova.0, 0, 0)).op(Op::TestCmd)
+        run_with_buffer(
+            self.as_fd(),
+            IOMMU_TEST_OP_MD_CHECK_MAP,
+            hwpt.raw(),
+            buf,
+            (iova.0, 0, 0),
+        )
+        .op(Op::TestCmd)
     }
 
     fn check_refs(&self, buf: &[u8], refs: u32) -> Result<()> {
-        run_with_buffer(self.as_fd(), IOMMU_TEST_OP_MD_CHECK_REFS, 0, buf, (0, 0, refs)).op(Op::TestCmd)
+        run_with_buffer(
+            self.as_fd(),
+            IOMMU_TEST_OP_MD_CHECK_REFS,
+            0,
+            buf,
+            (0, 0, refs),
+        )
+        .op(Op::TestCmd)
     }
 
     fn check_iotlb(&self, hwpt: HwptId, index: u32, value: u32) -> Result<()> {
-        let mut cmd = test_cmd(IOMMU_TEST_OP_MD_CHECK_IOTLB, hwpt.raw(), &IommuTestCmdCheckIotlb { id: index, iotlb: value });
+        let mut cmd = test_cmd(
+            IOMMU_TEST_OP_MD_CHECK_IOTLB,
+            hwpt.raw(),
+            &IommuTestCmdCheckIotlb {
+                id: index,
+                iotlb: value,
+            },
+        );
         run(self.as_fd(), &mut cmd).op(Op::TestCmd)
     }
 
     fn add_reserved(&self, ioas: IoasId, start: u64, length: u64) -> Result<()> {
-        let mut cmd = test_cmd(IOMMU_TEST_OP_ADD_RESERVED, ioas.raw(), &IommuTestCmdAddReserved { start, length });
+        let mut cmd = test_cmd(
+            IOMMU_TEST_OP_ADD_RESERVED,
+            ioas.raw(),
+            &IommuTestCmdAddReserved { start, length },
+        );
         run(self.as_fd(), &mut cmd).op(Op::TestCmd)
     }
 
     fn set_dirty(&self, hwpt: HwptId, iova: Iova, page_size: u64, bitmap: &[u8]) -> Result<()> {
-        run_with_buffer(self.as_fd(), IOMMU_TEST_OP_DIRTY, hwpt.raw(), bitmap, (iova.0, page_size, 0)).op(Op::TestCmd)
+        run_with_buffer(
+            self.as_fd(),
+            IOMMU_TEST_OP_DIRTY,
+            hwpt.raw(),
+            bitmap,
+            (iova.0, page_size, 0),
+        )
+        .op(Op::TestCmd)
     }
 
     fn raw_ioctl(&self, opcode: rustix::ioctl::Opcode, buf: &mut [u8]) -> Result<()> {

@@ -18,7 +18,8 @@ pub struct VfioUnbound {
 impl VfioUnbound {
     /// Opens a VFIO device cdev, `/dev/vfio/devices/vfioN`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
-        let fd = rustix::fs::open(path.as_ref(), OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).op(Op::Open)?;
+        let fd = rustix::fs::open(path.as_ref(), OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+            .op(Op::Open)?;
         Ok(Self { fd })
     }
 
@@ -34,13 +35,26 @@ impl VfioUnbound {
     }
 
     /// [`bind`](Self::bind) with the VF token (a UUID) shared with the PF driver.
-    pub fn bind_with_token(self, iommufd: &IommuFd, token: &[u8; 16]) -> Result<VfioDevice, TransitionError<Self>> {
+    pub fn bind_with_token(
+        self,
+        iommufd: &IommuFd,
+        token: &[u8; 16],
+    ) -> Result<VfioDevice, TransitionError<Self>> {
         self.bind_inner(iommufd, Some(token))
     }
 
-    fn bind_inner(self, iommufd: &IommuFd, token: Option<&[u8; 16]>) -> Result<VfioDevice, TransitionError<Self>> {
-        match ioctl::vfio::bind_iommufd(self.fd.as_fd(), iommufd.as_fd(), token).op(Op::VfioDeviceBindIommufd) {
-            Ok(id) => Ok(VfioDevice { fd: self.fd, dev_id: DevId::from_raw(id) }),
+    fn bind_inner(
+        self,
+        iommufd: &IommuFd,
+        token: Option<&[u8; 16]>,
+    ) -> Result<VfioDevice, TransitionError<Self>> {
+        match ioctl::vfio::bind_iommufd(self.fd.as_fd(), iommufd.as_fd(), token)
+            .op(Op::VfioDeviceBindIommufd)
+        {
+            Ok(id) => Ok(VfioDevice {
+                fd: self.fd,
+                dev_id: DevId::from_raw(id),
+            }),
             Err(e) => Err(TransitionError::new(self, e)),
         }
     }

@@ -36,9 +36,17 @@ impl IommuFd {
         check_map_at(Op::IoasMap, at, length)?;
         let (flags, iova) = at.flags(access);
         // SAFETY: forwarded from this function's contract.
-        unsafe { super::ioas::ioas_map(self.as_fd(), ioas.raw(), flags, user_va as u64, length, iova) }
-            .op(Op::IoasMap)
-            .map(Iova)
+        unsafe {
+            super::ioas::ioas_map(
+                self.as_fd(),
+                ioas.raw(),
+                flags,
+                user_va as u64,
+                length,
+                iova,
+            )
+        }
+        .op(Op::IoasMap)
+        .map(Iova)
     }
-
 }

@@ -18,7 +18,11 @@ pub(crate) struct HwptAllocArgs {
 }
 
 /// `IOMMU_HWPT_ALLOC` with `data` as the driver data: returns the new HWPT id.
-pub(crate) fn hwpt_alloc(fd: BorrowedFd<'_>, args: HwptAllocArgs, data: &[u8]) -> Result<u32, Errno> {
+pub(crate) fn hwpt_alloc(
+    fd: BorrowedFd<'_>,
+    args: HwptAllocArgs,
+    data: &[u8],
+) -> Result<u32, Errno> {
     let mut arg = IommuHwptAlloc {
         size: size_u32::<IommuHwptAlloc>(),
         flags: args.flags.bits(),
@@ -46,7 +50,11 @@ pub(crate) fn get_hw_info(
 ) -> Result<IommuHwInfo, Errno> {
     let mut arg = IommuHwInfo {
         size: size_u32::<IommuHwInfo>(),
-        flags: if data_type.is_some() { HwInfoFlags::INPUT_TYPE.bits() } else { 0 },
+        flags: if data_type.is_some() {
+            HwInfoFlags::INPUT_TYPE.bits()
+        } else {
+            0
+        },
         dev_id,
         data_len: u32::try_from(buf.len()).map_err(|_| Errno::INVAL)?,
         data_uptr: uptr(buf),
@@ -60,10 +68,18 @@ pub(crate) fn get_hw_info(
 }
 
 /// `IOMMU_HWPT_SET_DIRTY_TRACKING`.
-pub(crate) fn set_dirty_tracking(fd: BorrowedFd<'_>, hwpt_id: u32, enable: bool) -> Result<(), Errno> {
+pub(crate) fn set_dirty_tracking(
+    fd: BorrowedFd<'_>,
+    hwpt_id: u32,
+    enable: bool,
+) -> Result<(), Errno> {
     let mut arg = IommuHwptSetDirtyTracking {
         size: size_u32::<IommuHwptSetDirtyTracking>(),
-        flags: if enable { DirtyTrackingFlags::ENABLE.bits() } else { 0 },
+        flags: if enable {
+            DirtyTrackingFlags::ENABLE.bits()
+        } else {
+            0
+        },
         hwpt_id,
         __reserved: 0,
     };
@@ -139,7 +155,10 @@ pub(crate) fn hwpt_invalidate(
 
 /// `IOMMU_FAULT_QUEUE_ALLOC`: returns the fault queue's id and fd.
 pub(crate) fn fault_queue_alloc(fd: BorrowedFd<'_>) -> Result<(u32, OwnedFd), Errno> {
-    let mut arg = IommuFaultAlloc { size: size_u32::<IommuFaultAlloc>(), ..Default::default() };
+    let mut arg = IommuFaultAlloc {
+        size: size_u32::<IommuFaultAlloc>(),
+        ..Default::default()
+    };
     // SAFETY: struct iommu_fault_alloc holds no pointer.
     unsafe { call::<IOMMU_FAULT_QUEUE_ALLOC, _>(fd, &mut arg) }?;
     // SAFETY: on success the kernel installed out_fault_fd for us alone.

@@ -9,14 +9,20 @@ use rustix::io::Errno;
 
 /// `IOMMU_DESTROY`.
 pub(crate) fn destroy(fd: BorrowedFd<'_>, id: u32) -> Result<(), Errno> {
-    let mut arg = IommuDestroy { size: size_u32::<IommuDestroy>(), id };
+    let mut arg = IommuDestroy {
+        size: size_u32::<IommuDestroy>(),
+        id,
+    };
     // SAFETY: IOMMU_DESTROY takes struct iommu_destroy, which holds no pointer.
     unsafe { call::<IOMMU_DESTROY, _>(fd, &mut arg) }
 }
 
 /// `IOMMU_IOAS_ALLOC`: returns the new IOAS id.
 pub(crate) fn ioas_alloc(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
-    let mut arg = IommuIoasAlloc { size: size_u32::<IommuIoasAlloc>(), ..Default::default() };
+    let mut arg = IommuIoasAlloc {
+        size: size_u32::<IommuIoasAlloc>(),
+        ..Default::default()
+    };
     // SAFETY: IOMMU_IOAS_ALLOC takes struct iommu_ioas_alloc, which holds no pointer.
     unsafe { call::<IOMMU_IOAS_ALLOC, _>(fd, &mut arg) }?;
     Ok(arg.out_ioas_id)
@@ -141,8 +147,18 @@ pub(crate) fn ioas_copy(
 }
 
 /// `IOMMU_IOAS_UNMAP`: returns the bytes unmapped.
-pub(crate) fn ioas_unmap(fd: BorrowedFd<'_>, ioas_id: u32, iova: u64, length: u64) -> Result<u64, Errno> {
-    let mut arg = IommuIoasUnmap { size: size_u32::<IommuIoasUnmap>(), ioas_id, iova, length };
+pub(crate) fn ioas_unmap(
+    fd: BorrowedFd<'_>,
+    ioas_id: u32,
+    iova: u64,
+    length: u64,
+) -> Result<u64, Errno> {
+    let mut arg = IommuIoasUnmap {
+        size: size_u32::<IommuIoasUnmap>(),
+        ioas_id,
+        iova,
+        length,
+    };
     // SAFETY: struct iommu_ioas_unmap holds no pointer.
     unsafe { call::<IOMMU_IOAS_UNMAP, _>(fd, &mut arg) }?;
     Ok(arg.length)
@@ -171,7 +187,12 @@ pub(crate) fn option(
 
 /// `IOMMU_VFIO_IOAS`: returns the IOAS id after the call (the one read, for GET).
 pub(crate) fn vfio_ioas(fd: BorrowedFd<'_>, op: u16, ioas_id: u32) -> Result<u32, Errno> {
-    let mut arg = IommuVfioIoas { size: size_u32::<IommuVfioIoas>(), ioas_id, op, __reserved: 0 };
+    let mut arg = IommuVfioIoas {
+        size: size_u32::<IommuVfioIoas>(),
+        ioas_id,
+        op,
+        __reserved: 0,
+    };
     // SAFETY: struct iommu_vfio_ioas holds no pointer.
     unsafe { call::<IOMMU_VFIO_IOAS, _>(fd, &mut arg) }?;
     Ok(arg.ioas_id)
@@ -179,7 +200,10 @@ pub(crate) fn vfio_ioas(fd: BorrowedFd<'_>, op: u16, ioas_id: u32) -> Result<u32
 
 /// `IOMMU_IOAS_CHANGE_PROCESS`.
 pub(crate) fn ioas_change_process(fd: BorrowedFd<'_>) -> Result<(), Errno> {
-    let mut arg = IommuIoasChangeProcess { size: size_u32::<IommuIoasChangeProcess>(), __reserved: 0 };
+    let mut arg = IommuIoasChangeProcess {
+        size: size_u32::<IommuIoasChangeProcess>(),
+        __reserved: 0,
+    };
     // SAFETY: struct iommu_ioas_change_process holds no pointer.
     unsafe { call::<IOMMU_IOAS_CHANGE_PROCESS, _>(fd, &mut arg) }
 }

@@ -12,7 +12,12 @@ use zerocopy::{Immutable, IntoBytes};
 
 /// Builds the envelope of a test command with `payload` in its union.
 pub(crate) fn test_cmd<P: IntoBytes + Immutable>(op: u32, id: u32, payload: &P) -> IommuTestCmd {
-    let mut cmd = IommuTestCmd { size: size_u32::<IommuTestCmd>(), op, id, ..Default::default() };
+    let mut cmd = IommuTestCmd {
+        size: size_u32::<IommuTestCmd>(),
+        op,
+        id,
+        ..Default::default()
+    };
     let bytes = payload.as_bytes();
     cmd.payload.as_mut_bytes()[..bytes.len()].copy_from_slice(bytes);
     cmd
@@ -30,19 +35,53 @@ pub(crate) fn run(fd: BorrowedFd<'_>, cmd: &mut IommuTestCmd) -> Result<(), Errn
 }
 
 /// Issues `MD_CHECK_MAP`, `MD_CHECK_REFS` or `DIRTY`, whose `uptr` points into `buf`.
-pub(crate) fn run_with_buffer(fd: BorrowedFd<'_>, op: u32, id: u32, buf: &[u8], extra: (u64, u64, u32)) -> Result<(), Errno> {
+pub(crate) fn run_with_buffer(
+    fd: BorrowedFd<'_>,
+    op: u32,
+    id: u32,
+    buf: &[u8],
+    extra: (u64, u64, u32),
+) -> Result<(), Errno> {
     let (iova, page_size, refs) = extra;
     let uptr = buf.as_ptr() as u64;
     let len = buf.len() as u64;
     let mut cmd = match op {
-        IOMMU_TEST_OP_MD_CHECK_MAP => test_cmd(op, id, &IommuTestCmdCheckMap { iova, length: len, uptr }),
-        IOMMU_TEST_OP_MD_CHECK_REFS => {
-            test_cmd(op, id, &IommuTestCmdCheckRefs { length: len, uptr, refs, __pad: 0 })
-        }
+        IOMMU_TEST_OP_MD_CHECK_MAP => test_cmd(
+            op,
+            id,
+            &IommuTestCmdCheckMap {
+                iova,
+                length: len,
+                uptr,
+            },
+        ),
+        IOMMU_TEST_OP_MD_CHECK_REFS => test_cmd(
+            op,
+            id,
+            &IommuTestCmdCheckRefs {
+                length: len,
+                uptr,
+                refs,
+                __pad: 0,
+            },
+        ),
         // DIRTY: `buf` is the bitmap of pages to dirty, one bit per page of `len`.
         IOMMU_TEST_OP_DIRTY => {
-            let length = len.checked_mul(8).and_then(|b| b.checked_mul(page_size)).ok_or(Errno::INVAL)?;
-            test_cmd(op, id, &IommuTestCmdDirty { iova, length, page_size, uptr, ..Default::default() })
+            let length = len
+                .checked_mul(8)
+                .and_then(|b| b.checked_mul(page_size))
+                .ok_or(Errno::INVAL)?;
+            test_cmd(
+                op,
+                id,
+                &IommuTestCmdDirty {
+                    iova,
+                    length,
+                    page_size,
+                    uptr,
+                    ..Default::default()
+                },
+            )
         }
         _ => return Err(Errno::INVAL),
     };
@@ -79,8 +118,18 @@ unsafe impl Ioctl for RawBytes<'_> {
 
 /// Issues `opcode` on `buf` as its struct. Only for commands whose struct holds no
 /// user pointer (the kernel's `size` field must say `buf.len()` or less).
-pub(crate) fn raw_no_pointers(fd: BorrowedFd<'_>, opcode: Opcode, buf: &mut [u8]) -> Result<(), Errno> {
-    let allowed = [IOMMU_IOAS_ALLOC, IOMMU_DESTROY, IOMMU_IOAS_UNMAP, IOMMU_VDEVICE_ALLOC, IOMMU_OPTION];
+pub(crate) fn raw_no_pointers(
+    fd: BorrowedFd<'_>,
+    opcode: Opcode,
+    buf: &mut [u8],
+) -> Result<(), Errno> {
+    let allowed = [
+        IOMMU_IOAS_ALLOC,
+        IOMMU_DESTROY,
+        IOMMU_IOAS_UNMAP,
+        IOMMU_VDEVICE_ALLOC,
+        IOMMU_OPTION,
+    ];
     if !allowed.contains(&opcode) || buf.len() < 4 {
         return Err(Errno::INVAL);
     }

@@ -41,7 +41,11 @@ const fn size_u32<T>() -> u32 {
 
 /// A user pointer to a slice, or 0 for an empty one (the kernel checks the length).
 fn uptr<T>(slice: &[T]) -> u64 {
-    if slice.is_empty() { 0 } else { slice.as_ptr() as u64 }
+    if slice.is_empty() {
+        0
+    } else {
+        slice.as_ptr() as u64
+    }
 }
 
 /// Takes ownership of a file descriptor the kernel just created for us.

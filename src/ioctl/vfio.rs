@@ -15,7 +15,11 @@ pub(crate) fn bind_iommufd(
 ) -> Result<u32, Errno> {
     let mut arg = VfioDeviceBindIommufd {
         argsz: size_u32::<VfioDeviceBindIommufd>(),
-        flags: if token.is_some() { VfioBindFlags::TOKEN.bits() } else { 0 },
+        flags: if token.is_some() {
+            VfioBindFlags::TOKEN.bits()
+        } else {
+            0
+        },
         iommufd: iommufd.as_raw_fd(),
         token_uuid_ptr: token.map_or(0, |t| t.as_ptr() as u64),
         ..Default::default()
@@ -28,10 +32,18 @@ pub(crate) fn bind_iommufd(
 
 /// `VFIO_DEVICE_ATTACH_IOMMUFD_PT` (also a replace when already attached): returns the
 /// HWPT id attached.
-pub(crate) fn attach_pt(device: BorrowedFd<'_>, pt_id: u32, pasid: Option<u32>) -> Result<u32, Errno> {
+pub(crate) fn attach_pt(
+    device: BorrowedFd<'_>,
+    pt_id: u32,
+    pasid: Option<u32>,
+) -> Result<u32, Errno> {
     let mut arg = VfioDeviceAttachIommufdPt {
         argsz: size_u32::<VfioDeviceAttachIommufdPt>(),
-        flags: if pasid.is_some() { VfioPasidFlags::PASID.bits() } else { 0 },
+        flags: if pasid.is_some() {
+            VfioPasidFlags::PASID.bits()
+        } else {
+            0
+        },
         pt_id,
         pasid: pasid.unwrap_or(0),
     };
@@ -44,7 +56,11 @@ pub(crate) fn attach_pt(device: BorrowedFd<'_>, pt_id: u32, pasid: Option<u32>) 
 pub(crate) fn detach_pt(device: BorrowedFd<'_>, pasid: Option<u32>) -> Result<(), Errno> {
     let mut arg = VfioDeviceDetachIommufdPt {
         argsz: size_u32::<VfioDeviceDetachIommufdPt>(),
-        flags: if pasid.is_some() { VfioPasidFlags::PASID.bits() } else { 0 },
+        flags: if pasid.is_some() {
+            VfioPasidFlags::PASID.bits()
+        } else {
+            0
+        },
         pasid: pasid.unwrap_or(0),
     };
     // SAFETY: struct vfio_device_detach_iommufd_pt holds no pointer.

@@ -31,7 +31,12 @@ pub(crate) fn viommu_alloc(
 }
 
 /// `IOMMU_VDEVICE_ALLOC`: returns the new vDEVICE id.
-pub(crate) fn vdevice_alloc(fd: BorrowedFd<'_>, viommu_id: u32, dev_id: u32, virt_id: u64) -> Result<u32, Errno> {
+pub(crate) fn vdevice_alloc(
+    fd: BorrowedFd<'_>,
+    viommu_id: u32,
+    dev_id: u32,
+    virt_id: u64,
+) -> Result<u32, Errno> {
     let mut arg = IommuVdeviceAlloc {
         size: size_u32::<IommuVdeviceAlloc>(),
         viommu_id,

@@ -10,7 +10,6 @@ use crate::uapi::{self, DirtyBitmapFlags, HwCapabilities, HwptAllocFlags};
 use rustix::fd::AsFd;
 use zerocopy::IntoBytes;
 
-
 /// What to allocate with [`IommuFd::alloc_hwpt`]: a paging HWPT on an IOAS, or a
 /// nested one on a nest-parent HWPT or a vIOMMU with the driver's data.
 #[derive(Debug, Clone, Copy)]
@@ -27,7 +26,14 @@ impl<'a> HwptAlloc<'a> {
     /// A paging HWPT (stage 2 when made a [`nest_parent`](Self::nest_parent)) that
     /// maps what `ioas` maps, for `dev`'s IOMMU.
     pub fn paging(dev: DevId, ioas: crate::IoasId) -> Self {
-        Self { dev, parent: PtId::Ioas(ioas), flags: HwptAllocFlags::empty(), data_type: 0, data: &[], fault: None }
+        Self {
+            dev,
+            parent: PtId::Ioas(ioas),
+            flags: HwptAllocFlags::empty(),
+            data_type: 0,
+            data: &[],
+            fault: None,
+        }
     }
 
     /// A nested (stage-1) HWPT on `parent` (a nest-parent HWPT for VT-d, a vIOMMU
@@ -38,7 +44,14 @@ impl<'a> HwptAlloc<'a> {
 
     /// A nested HWPT from raw driver data, for a driver the crate has no type for.
     pub fn nested_raw(dev: DevId, parent: impl Into<PtId>, data_type: u32, data: &'a [u8]) -> Self {
-        Self { dev, parent: parent.into(), flags: HwptAllocFlags::empty(), data_type, data, fault: None }
+        Self {
+            dev,
+            parent: parent.into(),
+            flags: HwptAllocFlags::empty(),
+            data_type,
+            data,
+            fault: None,
+        }
     }
 
     /// Makes it a nest parent: nested HWPTs and vIOMMUs can sit on it.
@@ -85,7 +98,11 @@ impl IommuFd {
     /// Allocates a hardware page table.
     pub fn alloc_hwpt(&self, req: &HwptAlloc<'_>) -> Result<HwptId> {
         if req.data_type == uapi::IOMMU_HWPT_DATA_NONE && !req.data.is_empty() {
-            return Err(Error::invalid(Op::HwptAlloc, "data", "a paging HWPT takes no driver data"));
+            return Err(Error::invalid(
+                Op::HwptAlloc,
+                "data",
+                "a paging HWPT takes no driver data",
+            ));
         }
         let args = HwptAllocArgs {
             flags: req.flags,
@@ -94,14 +111,22 @@ impl IommuFd {
             data_type: req.data_type,
             fault_id: req.fault.map_or(0, FaultQueueId::raw),
         };
-        ioctl::hwpt::hwpt_alloc(self.as_fd(), args, req.data).op(Op::HwptAlloc).map(HwptId::from_raw)
+        ioctl::hwpt::hwpt_alloc(self.as_fd(), args, req.data)
+            .op(Op::HwptAlloc)
+            .map(HwptId::from_raw)
     }
 
     /// Reads `dev`'s IOMMU information into `buf` (the driver's data). With
     /// `data_type`, asks for that type (`IOMMU_HW_INFO_FLAG_INPUT_TYPE`), else for the
     /// driver's default.
-    pub fn hw_info_raw(&self, dev: DevId, data_type: Option<u32>, buf: &mut [u8]) -> Result<HwInfo> {
-        let out = ioctl::hwpt::get_hw_info(self.as_fd(), dev.raw(), data_type, buf).op(Op::GetHwInfo)?;
+    pub fn hw_info_raw(
+        &self,
+        dev: DevId,
+        data_type: Option<u32>,
+        buf: &mut [u8],
+    ) -> Result<HwInfo> {
+        let out =
+            ioctl::hwpt::get_hw_info(self.as_fd(), dev.raw(), data_type, buf).op(Op::GetHwInfo)?;
         Ok(HwInfo {
             data_type: out.data_type,
             data_len: out.data_len,
@@ -124,7 +149,8 @@ impl IommuFd {
 
     /// Turns dirty tracking of `hwpt` on or off.
     pub fn set_dirty_tracking(&self, hwpt: HwptId, enable: bool) -> Result<()> {
-        ioctl::hwpt::set_dirty_tracking(self.as_fd(), hwpt.raw(), enable).op(Op::HwptSetDirtyTracking)
+        ioctl::hwpt::set_dirty_tracking(self.as_fd(), hwpt.raw(), enable)
+            .op(Op::HwptSetDirtyTracking)
     }
 
     /// Reads which `page_size` pages of `iova .. iova + length` were written into
@@ -154,17 +180,44 @@ impl IommuFd {
         }
         let needed = ioctl::hwpt::dirty_bitmap_bytes(length, page_size).unwrap_or(u64::MAX);
         if (bitmap.len() as u64).saturating_mul(8) < needed {
-            return Err(Error::invalid(op, "bitmap", "too small for length / page_size bits"));
+            return Err(Error::invalid(
+                op,
+                "bitmap",
+                "too small for length / page_size bits",
+            ));
         }
-        let flags = if keep { DirtyBitmapFlags::NO_CLEAR } else { DirtyBitmapFlags::empty() };
-        ioctl::hwpt::get_dirty_bitmap(self.as_fd(), hwpt.raw(), flags, iova.0, length, page_size, bitmap).op(op)
+        let flags = if keep {
+            DirtyBitmapFlags::NO_CLEAR
+        } else {
+            DirtyBitmapFlags::empty()
+        };
+        ioctl::hwpt::get_dirty_bitmap(
+            self.as_fd(),
+            hwpt.raw(),
+            flags,
+            iova.0,
+            length,
+            page_size,
+            bitmap,
+        )
+        .op(op)
     }
 
     /// Sends `entries` to the driver's cache invalidation in one ioctl, without
     /// copying. On failure, [`Error::Invalidation`] says how many entries the kernel
     /// reports as handled.
-    pub fn invalidate<E: InvalidationEntry>(&self, target: impl Into<InvalidateTarget>, entries: &[E]) -> Result<()> {
-        self.invalidate_raw(target, E::DATA_TYPE, entries.as_bytes(), size_of::<E>() as u32, entries.len())
+    pub fn invalidate<E: InvalidationEntry>(
+        &self,
+        target: impl Into<InvalidateTarget>,
+        entries: &[E],
+    ) -> Result<()> {
+        self.invalidate_raw(
+            target,
+            E::DATA_TYPE,
+            entries.as_bytes(),
+            size_of::<E>() as u32,
+            entries.len(),
+        )
     }
 
     /// [`invalidate`](Self::invalidate) for raw entries: `count` entries of
@@ -185,8 +238,14 @@ impl IommuFd {
         if (data.len() as u64) < u64::from(entry_len) * u64::from(requested) {
             return Err(Error::invalid(op, "data", "shorter than entry_len * count"));
         }
-        let (result, written) =
-            ioctl::hwpt::hwpt_invalidate(self.as_fd(), target.into().raw(), data_type, data, entry_len, requested);
+        let (result, written) = ioctl::hwpt::hwpt_invalidate(
+            self.as_fd(),
+            target.into().raw(),
+            data_type,
+            data,
+            entry_len,
+            requested,
+        );
         result.map_err(|errno| Error::Invalidation {
             errno,
             // A count the kernel left at what we passed is no progress count.
@@ -195,4 +254,3 @@ impl IommuFd {
         })
     }
 }
-

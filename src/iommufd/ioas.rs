@@ -58,12 +58,21 @@ pub struct IovaRanges {
 }
 
 /// Refuses a zero length or a range that wraps past the end of the address space.
-pub(crate) fn check_range(op: Op, start_field: &'static str, start: u64, length: u64) -> Result<()> {
+pub(crate) fn check_range(
+    op: Op,
+    start_field: &'static str,
+    start: u64,
+    length: u64,
+) -> Result<()> {
     if length == 0 {
         return Err(Error::invalid(op, "length", "must not be zero"));
     }
     if start.checked_add(length - 1).is_none() {
-        return Err(Error::invalid(op, start_field, "start + length wraps past 2^64"));
+        return Err(Error::invalid(
+            op,
+            start_field,
+            "start + length wraps past 2^64",
+        ));
     }
     Ok(())
 }
@@ -85,7 +94,9 @@ pub(crate) fn check_map_at(op: Op, at: MapAt, length: u64) -> Result<()> {
 impl IommuFd {
     /// Allocates an empty I/O address space.
     pub fn alloc_ioas(&self) -> Result<IoasId> {
-        ioctl::ioas::ioas_alloc(self.as_fd()).op(Op::IoasAlloc).map(IoasId::from_raw)
+        ioctl::ioas::ioas_alloc(self.as_fd())
+            .op(Op::IoasAlloc)
+            .map(IoasId::from_raw)
     }
 
     /// Reads the IOVA ranges `ioas` can map now (they shrink as devices with
@@ -101,9 +112,15 @@ impl IommuFd {
                     buf.truncate(out.num_iovas as usize);
                     let ranges = buf
                         .iter()
-                        .map(|r| IovaRange { start: Iova(r.start), last: Iova(r.last) })
+                        .map(|r| IovaRange {
+                            start: Iova(r.start),
+                            last: Iova(r.last),
+                        })
                         .collect();
-                    return Ok(IovaRanges { ranges, alignment: out.out_iova_alignment });
+                    return Ok(IovaRanges {
+                        ranges,
+                        alignment: out.out_iova_alignment,
+                    });
                 }
                 Err(Errno::MSGSIZE) if out.num_iovas as usize > buf.len() => {
                     buf.resize(out.num_iovas as usize, IommuIovaRange::default());
@@ -117,10 +134,19 @@ impl IommuFd {
     /// (an empty slice lifts the restriction).
     pub fn allow_iovas(&self, ioas: IoasId, ranges: &[IovaRange]) -> Result<()> {
         if ranges.iter().any(|r| r.start > r.last) {
-            return Err(Error::invalid(Op::IoasAllowIovas, "ranges", "a range starts after its last IOVA"));
+            return Err(Error::invalid(
+                Op::IoasAllowIovas,
+                "ranges",
+                "a range starts after its last IOVA",
+            ));
         }
-        let wire: Vec<IommuIovaRange> =
-            ranges.iter().map(|r| IommuIovaRange { start: r.start.0, last: r.last.0 }).collect();
+        let wire: Vec<IommuIovaRange> = ranges
+            .iter()
+            .map(|r| IommuIovaRange {
+                start: r.start.0,
+                last: r.last.0,
+            })
+            .collect();
         ioctl::ioas::ioas_allow_iovas(self.as_fd(), ioas.raw(), &wire).op(Op::IoasAllowIovas)
     }
 
@@ -163,9 +189,17 @@ impl IommuFd {
         check_range(Op::IoasCopy, "src_iova", src_iova.0, length)?;
         check_map_at(Op::IoasCopy, dst_at, length)?;
         let (flags, dst_iova) = dst_at.flags(access);
-        ioctl::ioas::ioas_copy(self.as_fd(), flags, dst.raw(), dst_iova, src.raw(), src_iova.0, length)
-            .op(Op::IoasCopy)
-            .map(Iova)
+        ioctl::ioas::ioas_copy(
+            self.as_fd(),
+            flags,
+            dst.raw(),
+            dst_iova,
+            src.raw(),
+            src_iova.0,
+            length,
+        )
+        .op(Op::IoasCopy)
+        .map(Iova)
     }
 
     /// Unmaps every mapping inside `iova .. iova + length`. Returns the bytes
@@ -182,9 +216,19 @@ impl IommuFd {
 
     /// Reads how pinned pages are accounted.
     pub fn rlimit_mode(&self) -> Result<RlimitMode> {
-        let v = ioctl::ioas::option(self.as_fd(), uapi::IOMMU_OPTION_RLIMIT_MODE, uapi::IOMMU_OPTION_OP_GET, 0, 0)
-            .op(Op::Option)?;
-        Ok(if v == 0 { RlimitMode::PerUser } else { RlimitMode::PerProcess })
+        let v = ioctl::ioas::option(
+            self.as_fd(),
+            uapi::IOMMU_OPTION_RLIMIT_MODE,
+            uapi::IOMMU_OPTION_OP_GET,
+            0,
+            0,
+        )
+        .op(Op::Option)?;
+        Ok(if v == 0 {
+            RlimitMode::PerUser
+        } else {
+            RlimitMode::PerProcess
+        })
     }
 
     /// Sets how pinned pages are accounted; only before anything is pinned.
@@ -193,16 +237,28 @@ impl IommuFd {
             RlimitMode::PerUser => 0,
             RlimitMode::PerProcess => 1,
         };
-        ioctl::ioas::option(self.as_fd(), uapi::IOMMU_OPTION_RLIMIT_MODE, uapi::IOMMU_OPTION_OP_SET, 0, v)
-            .op(Op::Option)
-            .map(drop)
+        ioctl::ioas::option(
+            self.as_fd(),
+            uapi::IOMMU_OPTION_RLIMIT_MODE,
+            uapi::IOMMU_OPTION_OP_SET,
+            0,
+            v,
+        )
+        .op(Op::Option)
+        .map(drop)
     }
 
     /// Reads whether `ioas` may use huge pages (on by default).
     pub fn huge_pages(&self, ioas: IoasId) -> Result<bool> {
-        ioctl::ioas::option(self.as_fd(), uapi::IOMMU_OPTION_HUGE_PAGES, uapi::IOMMU_OPTION_OP_GET, ioas.raw(), 0)
-            .op(Op::Option)
-            .map(|v| v != 0)
+        ioctl::ioas::option(
+            self.as_fd(),
+            uapi::IOMMU_OPTION_HUGE_PAGES,
+            uapi::IOMMU_OPTION_OP_GET,
+            ioas.raw(),
+            0,
+        )
+        .op(Op::Option)
+        .map(|v| v != 0)
     }
 
     /// Sets whether `ioas` may use huge pages; only while it maps nothing.
@@ -220,16 +276,22 @@ impl IommuFd {
 
     /// Reads the IOAS of the VFIO compatibility container (ENOENT when none is set).
     pub fn vfio_compat_ioas(&self) -> Result<IoasId> {
-        ioctl::ioas::vfio_ioas(self.as_fd(), uapi::IOMMU_VFIO_IOAS_GET, 0).op(Op::VfioIoas).map(IoasId::from_raw)
+        ioctl::ioas::vfio_ioas(self.as_fd(), uapi::IOMMU_VFIO_IOAS_GET, 0)
+            .op(Op::VfioIoas)
+            .map(IoasId::from_raw)
     }
 
     /// Makes `ioas` the IOAS of the VFIO compatibility container.
     pub fn set_vfio_compat_ioas(&self, ioas: IoasId) -> Result<()> {
-        ioctl::ioas::vfio_ioas(self.as_fd(), uapi::IOMMU_VFIO_IOAS_SET, ioas.raw()).op(Op::VfioIoas).map(drop)
+        ioctl::ioas::vfio_ioas(self.as_fd(), uapi::IOMMU_VFIO_IOAS_SET, ioas.raw())
+            .op(Op::VfioIoas)
+            .map(drop)
     }
 
     /// Clears the IOAS of the VFIO compatibility container.
     pub fn clear_vfio_compat_ioas(&self) -> Result<()> {
-        ioctl::ioas::vfio_ioas(self.as_fd(), uapi::IOMMU_VFIO_IOAS_CLEAR, 0).op(Op::VfioIoas).map(drop)
+        ioctl::ioas::vfio_ioas(self.as_fd(), uapi::IOMMU_VFIO_IOAS_CLEAR, 0)
+            .op(Op::VfioIoas)
+            .map(drop)
     }
 }

@@ -40,7 +40,8 @@ impl IommuFd {
 
     /// Opens an iommufd character device at `path`.
     pub fn open_path(path: impl AsRef<Path>) -> Result<Self> {
-        let fd = rustix::fs::open(path.as_ref(), OFlags::RDWR | OFlags::CLOEXEC, Mode::empty()).op(Op::Open)?;
+        let fd = rustix::fs::open(path.as_ref(), OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
+            .op(Op::Open)?;
         Ok(Self { fd })
     }
 

@@ -86,13 +86,24 @@ impl AsFd for FaultQueue {
 impl IommuFd {
     /// Allocates a vIOMMU of type `D` on the nest-parent `s2`, for the physical IOMMU
     /// behind `dev`. `data` goes in and comes back with the driver's outputs.
-    pub fn alloc_viommu<D: ViommuData>(&self, dev: DevId, s2: HwptId, data: &mut D) -> Result<ViommuId> {
+    pub fn alloc_viommu<D: ViommuData>(
+        &self,
+        dev: DevId,
+        s2: HwptId,
+        data: &mut D,
+    ) -> Result<ViommuId> {
         self.alloc_viommu_raw(D::VIOMMU_TYPE, dev, s2, data.as_mut_bytes())
     }
 
     /// Allocates a vIOMMU of a raw `viommu_type` (ARM SMMUv3 takes no data: pass an
     /// empty slice).
-    pub fn alloc_viommu_raw(&self, viommu_type: u32, dev: DevId, s2: HwptId, data: &mut [u8]) -> Result<ViommuId> {
+    pub fn alloc_viommu_raw(
+        &self,
+        viommu_type: u32,
+        dev: DevId,
+        s2: HwptId,
+        data: &mut [u8],
+    ) -> Result<ViommuId> {
         ioctl::viommu::viommu_alloc(self.as_fd(), viommu_type, dev.raw(), s2.raw(), data)
             .op(Op::ViommuAlloc)
             .map(ViommuId::from_raw)
@@ -108,13 +119,26 @@ impl IommuFd {
 
     /// Allocates a vEVENTQ of `veventq_type` on `viommu` holding up to `depth`
     /// events (one per type per vIOMMU: EEXIST for a second).
-    pub fn alloc_veventq(&self, viommu: ViommuId, veventq_type: u32, depth: u32) -> Result<Veventq> {
+    pub fn alloc_veventq(
+        &self,
+        viommu: ViommuId,
+        veventq_type: u32,
+        depth: u32,
+    ) -> Result<Veventq> {
         if depth == 0 || depth > VEVENTQ_MAX_DEPTH {
-            return Err(Error::invalid(Op::VeventqAlloc, "depth", "must be 1 to 2^19"));
+            return Err(Error::invalid(
+                Op::VeventqAlloc,
+                "depth",
+                "must be 1 to 2^19",
+            ));
         }
         let (id, fd) =
-            ioctl::viommu::veventq_alloc(self.as_fd(), viommu.raw(), veventq_type, depth).op(Op::VeventqAlloc)?;
-        Ok(Veventq { id: VeventqId::from_raw(id), fd })
+            ioctl::viommu::veventq_alloc(self.as_fd(), viommu.raw(), veventq_type, depth)
+                .op(Op::VeventqAlloc)?;
+        Ok(Veventq {
+            id: VeventqId::from_raw(id),
+            fd,
+        })
     }
 
     /// Hands the guest queue at guest physical `ipa` (`length` bytes, mapped in the
@@ -142,7 +166,9 @@ impl IommuFd {
     /// Allocates a fault queue for I/O page faults.
     pub fn alloc_fault_queue(&self) -> Result<FaultQueue> {
         let (id, fd) = ioctl::hwpt::fault_queue_alloc(self.as_fd()).op(Op::FaultQueueAlloc)?;
-        Ok(FaultQueue { id: FaultQueueId::from_raw(id), fd })
+        Ok(FaultQueue {
+            id: FaultQueueId::from_raw(id),
+            fd,
+        })
     }
 }
-

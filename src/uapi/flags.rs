@@ -169,37 +169,103 @@ bitflags! {
 
 /// Every flag bit, by C name, for the header check.
 pub const FLAG_CONSTANTS: &[(&str, u64)] = &[
-    ("IOMMU_IOAS_MAP_FIXED_IOVA", IoasMapFlags::FIXED_IOVA.bits() as u64),
-    ("IOMMU_IOAS_MAP_WRITEABLE", IoasMapFlags::WRITEABLE.bits() as u64),
-    ("IOMMU_IOAS_MAP_READABLE", IoasMapFlags::READABLE.bits() as u64),
-    ("IOMMU_HWPT_ALLOC_NEST_PARENT", HwptAllocFlags::NEST_PARENT.bits() as u64),
-    ("IOMMU_HWPT_ALLOC_DIRTY_TRACKING", HwptAllocFlags::DIRTY_TRACKING.bits() as u64),
-    ("IOMMU_HWPT_FAULT_ID_VALID", HwptAllocFlags::FAULT_ID_VALID.bits() as u64),
-    ("IOMMU_HWPT_ALLOC_PASID", HwptAllocFlags::PASID.bits() as u64),
+    (
+        "IOMMU_IOAS_MAP_FIXED_IOVA",
+        IoasMapFlags::FIXED_IOVA.bits() as u64,
+    ),
+    (
+        "IOMMU_IOAS_MAP_WRITEABLE",
+        IoasMapFlags::WRITEABLE.bits() as u64,
+    ),
+    (
+        "IOMMU_IOAS_MAP_READABLE",
+        IoasMapFlags::READABLE.bits() as u64,
+    ),
+    (
+        "IOMMU_HWPT_ALLOC_NEST_PARENT",
+        HwptAllocFlags::NEST_PARENT.bits() as u64,
+    ),
+    (
+        "IOMMU_HWPT_ALLOC_DIRTY_TRACKING",
+        HwptAllocFlags::DIRTY_TRACKING.bits() as u64,
+    ),
+    (
+        "IOMMU_HWPT_FAULT_ID_VALID",
+        HwptAllocFlags::FAULT_ID_VALID.bits() as u64,
+    ),
+    (
+        "IOMMU_HWPT_ALLOC_PASID",
+        HwptAllocFlags::PASID.bits() as u64,
+    ),
     ("IOMMU_VTD_S1_SRE", VtdS1Flags::SRE.bits()),
     ("IOMMU_VTD_S1_EAFE", VtdS1Flags::EAFE.bits()),
     ("IOMMU_VTD_S1_WPE", VtdS1Flags::WPE.bits()),
-    ("IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17", HwInfoVtdFlags::ERRATA_772415_SPR17.bits() as u64),
+    (
+        "IOMMU_HW_INFO_VTD_ERRATA_772415_SPR17",
+        HwInfoVtdFlags::ERRATA_772415_SPR17.bits() as u64,
+    ),
     (
         "IOMMU_HW_INFO_ARM_SMMUV3_ERRATA_REPEAT_TLBI_CFGI",
         HwInfoArmSmmuv3Flags::ERRATA_REPEAT_TLBI_CFGI.bits() as u64,
     ),
-    ("IOMMU_HW_CAP_DIRTY_TRACKING", HwCapabilities::DIRTY_TRACKING.bits()),
-    ("IOMMU_HW_CAP_PCI_PASID_EXEC", HwCapabilities::PCI_PASID_EXEC.bits()),
-    ("IOMMU_HW_CAP_PCI_PASID_PRIV", HwCapabilities::PCI_PASID_PRIV.bits()),
-    ("IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED", HwCapabilities::PCI_ATS_NOT_SUPPORTED.bits()),
-    ("IOMMU_HW_INFO_FLAG_INPUT_TYPE", HwInfoFlags::INPUT_TYPE.bits() as u64),
-    ("IOMMU_HWPT_DIRTY_TRACKING_ENABLE", DirtyTrackingFlags::ENABLE.bits() as u64),
-    ("IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR", DirtyBitmapFlags::NO_CLEAR.bits() as u64),
-    ("IOMMU_VTD_INV_FLAGS_LEAF", VtdInvalidateFlags::LEAF.bits() as u64),
-    ("IOMMU_PGFAULT_FLAGS_PASID_VALID", PgfaultFlags::PASID_VALID.bits() as u64),
-    ("IOMMU_PGFAULT_FLAGS_LAST_PAGE", PgfaultFlags::LAST_PAGE.bits() as u64),
+    (
+        "IOMMU_HW_CAP_DIRTY_TRACKING",
+        HwCapabilities::DIRTY_TRACKING.bits(),
+    ),
+    (
+        "IOMMU_HW_CAP_PCI_PASID_EXEC",
+        HwCapabilities::PCI_PASID_EXEC.bits(),
+    ),
+    (
+        "IOMMU_HW_CAP_PCI_PASID_PRIV",
+        HwCapabilities::PCI_PASID_PRIV.bits(),
+    ),
+    (
+        "IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED",
+        HwCapabilities::PCI_ATS_NOT_SUPPORTED.bits(),
+    ),
+    (
+        "IOMMU_HW_INFO_FLAG_INPUT_TYPE",
+        HwInfoFlags::INPUT_TYPE.bits() as u64,
+    ),
+    (
+        "IOMMU_HWPT_DIRTY_TRACKING_ENABLE",
+        DirtyTrackingFlags::ENABLE.bits() as u64,
+    ),
+    (
+        "IOMMU_HWPT_GET_DIRTY_BITMAP_NO_CLEAR",
+        DirtyBitmapFlags::NO_CLEAR.bits() as u64,
+    ),
+    (
+        "IOMMU_VTD_INV_FLAGS_LEAF",
+        VtdInvalidateFlags::LEAF.bits() as u64,
+    ),
+    (
+        "IOMMU_PGFAULT_FLAGS_PASID_VALID",
+        PgfaultFlags::PASID_VALID.bits() as u64,
+    ),
+    (
+        "IOMMU_PGFAULT_FLAGS_LAST_PAGE",
+        PgfaultFlags::LAST_PAGE.bits() as u64,
+    ),
     ("IOMMU_PGFAULT_PERM_READ", PgfaultPerm::READ.bits() as u64),
     ("IOMMU_PGFAULT_PERM_WRITE", PgfaultPerm::WRITE.bits() as u64),
     ("IOMMU_PGFAULT_PERM_EXEC", PgfaultPerm::EXEC.bits() as u64),
     ("IOMMU_PGFAULT_PERM_PRIV", PgfaultPerm::PRIV.bits() as u64),
-    ("IOMMU_VEVENTQ_FLAG_LOST_EVENTS", VeventFlags::LOST_EVENTS.bits() as u64),
-    ("VFIO_DEVICE_BIND_FLAG_TOKEN", VfioBindFlags::TOKEN.bits() as u64),
-    ("VFIO_DEVICE_ATTACH_PASID", VfioPasidFlags::PASID.bits() as u64),
-    ("VFIO_DEVICE_DETACH_PASID", VfioPasidFlags::PASID.bits() as u64),
+    (
+        "IOMMU_VEVENTQ_FLAG_LOST_EVENTS",
+        VeventFlags::LOST_EVENTS.bits() as u64,
+    ),
+    (
+        "VFIO_DEVICE_BIND_FLAG_TOKEN",
+        VfioBindFlags::TOKEN.bits() as u64,
+    ),
+    (
+        "VFIO_DEVICE_ATTACH_PASID",
+        VfioPasidFlags::PASID.bits() as u64,
+    ),
+    (
+        "VFIO_DEVICE_DETACH_PASID",
+        VfioPasidFlags::PASID.bits() as u64,
+    ),
 ];

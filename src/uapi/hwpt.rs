@@ -30,9 +30,21 @@ wire_struct! {
         pub __reserved2: u32,
     }
 }
-pin_layout!(IommuHwptAlloc, size = 48, size = 0, flags = 4, dev_id = 8, pt_id = 12,
-    out_hwpt_id = 16, __reserved = 20, data_type = 24, data_len = 28, data_uptr = 32,
-    fault_id = 40, __reserved2 = 44);
+pin_layout!(
+    IommuHwptAlloc,
+    size = 48,
+    size = 0,
+    flags = 4,
+    dev_id = 8,
+    pt_id = 12,
+    out_hwpt_id = 16,
+    __reserved = 20,
+    data_type = 24,
+    data_len = 28,
+    data_uptr = 32,
+    fault_id = 40,
+    __reserved2 = 44
+);
 
 wire_struct! {
     /// `struct iommu_hw_info`: reads a device's IOMMU hardware information.
@@ -59,9 +71,19 @@ wire_struct! {
         pub out_capabilities: u64,
     }
 }
-pin_layout!(IommuHwInfo, size = 40, size = 0, flags = 4, dev_id = 8, data_len = 12,
-    data_uptr = 16, data_type = 24, out_max_pasid_log2 = 28, __reserved = 29,
-    out_capabilities = 32);
+pin_layout!(
+    IommuHwInfo,
+    size = 40,
+    size = 0,
+    flags = 4,
+    dev_id = 8,
+    data_len = 12,
+    data_uptr = 16,
+    data_type = 24,
+    out_max_pasid_log2 = 28,
+    __reserved = 29,
+    out_capabilities = 32
+);
 
 wire_struct! {
     /// `struct iommu_hwpt_set_dirty_tracking`: turns dirty tracking on or off.
@@ -77,8 +99,14 @@ wire_struct! {
         pub __reserved: u32,
     }
 }
-pin_layout!(IommuHwptSetDirtyTracking, size = 16, size = 0, flags = 4, hwpt_id = 8,
-    __reserved = 12);
+pin_layout!(
+    IommuHwptSetDirtyTracking,
+    size = 16,
+    size = 0,
+    flags = 4,
+    hwpt_id = 8,
+    __reserved = 12
+);
 
 wire_struct! {
     /// `struct iommu_hwpt_get_dirty_bitmap`: reads (and clears) dirty bits.
@@ -102,8 +130,18 @@ wire_struct! {
         pub data: u64,
     }
 }
-pin_layout!(IommuHwptGetDirtyBitmap, size = 48, size = 0, hwpt_id = 4, flags = 8,
-    __reserved = 12, iova = 16, length = 24, page_size = 32, data = 40);
+pin_layout!(
+    IommuHwptGetDirtyBitmap,
+    size = 48,
+    size = 0,
+    hwpt_id = 4,
+    flags = 8,
+    __reserved = 12,
+    iova = 16,
+    length = 24,
+    page_size = 32,
+    data = 40
+);
 
 wire_struct! {
     /// `struct iommu_hwpt_invalidate`: forwards an array of cache invalidation
@@ -126,8 +164,17 @@ wire_struct! {
         pub __reserved: u32,
     }
 }
-pin_layout!(IommuHwptInvalidate, size = 32, size = 0, hwpt_id = 4, data_uptr = 8,
-    data_type = 16, entry_len = 20, entry_num = 24, __reserved = 28);
+pin_layout!(
+    IommuHwptInvalidate,
+    size = 32,
+    size = 0,
+    hwpt_id = 4,
+    data_uptr = 8,
+    data_type = 16,
+    entry_len = 20,
+    entry_num = 24,
+    __reserved = 28
+);
 
 wire_struct! {
     /// `struct iommu_hwpt_pgfault`: one page-fault record read from a fault queue fd.
@@ -153,8 +200,19 @@ wire_struct! {
         pub cookie: u32,
     }
 }
-pin_layout!(IommuHwptPgfault, size = 40, flags = 0, dev_id = 4, pasid = 8, grpid = 12,
-    perm = 16, __reserved = 20, addr = 24, length = 32, cookie = 36);
+pin_layout!(
+    IommuHwptPgfault,
+    size = 40,
+    flags = 0,
+    dev_id = 4,
+    pasid = 8,
+    grpid = 12,
+    perm = 16,
+    __reserved = 20,
+    addr = 24,
+    length = 32,
+    cookie = 36
+);
 
 wire_struct! {
     /// `struct iommu_hwpt_page_response`: the answer written to a fault queue fd.
@@ -182,5 +240,11 @@ wire_struct! {
         pub out_fault_fd: u32,
     }
 }
-pin_layout!(IommuFaultAlloc, size = 16, size = 0, flags = 4, out_fault_id = 8,
-    out_fault_fd = 12);
+pin_layout!(
+    IommuFaultAlloc,
+    size = 16,
+    size = 0,
+    flags = 4,
+    out_fault_id = 8,
+    out_fault_fd = 12
+);

@@ -26,7 +26,13 @@ wire_struct! {
         pub out_ioas_id: u32,
     }
 }
-pin_layout!(IommuIoasAlloc, size = 12, size = 0, flags = 4, out_ioas_id = 8);
+pin_layout!(
+    IommuIoasAlloc,
+    size = 12,
+    size = 0,
+    flags = 4,
+    out_ioas_id = 8
+);
 
 wire_struct! {
     /// `struct iommu_iova_range`: an inclusive IOVA interval.
@@ -58,8 +64,16 @@ wire_struct! {
         pub out_iova_alignment: u64,
     }
 }
-pin_layout!(IommuIoasIovaRanges, size = 32, size = 0, ioas_id = 4, num_iovas = 8,
-    __reserved = 12, allowed_iovas = 16, out_iova_alignment = 24);
+pin_layout!(
+    IommuIoasIovaRanges,
+    size = 32,
+    size = 0,
+    ioas_id = 4,
+    num_iovas = 8,
+    __reserved = 12,
+    allowed_iovas = 16,
+    out_iova_alignment = 24
+);
 
 wire_struct! {
     /// `struct iommu_ioas_allow_iovas`: restricts where the kernel may place IOVAs.
@@ -77,8 +91,15 @@ wire_struct! {
         pub allowed_iovas: u64,
     }
 }
-pin_layout!(IommuIoasAllowIovas, size = 24, size = 0, ioas_id = 4, num_iovas = 8,
-    __reserved = 12, allowed_iovas = 16);
+pin_layout!(
+    IommuIoasAllowIovas,
+    size = 24,
+    size = 0,
+    ioas_id = 4,
+    num_iovas = 8,
+    __reserved = 12,
+    allowed_iovas = 16
+);
 
 wire_struct! {
     /// `struct iommu_ioas_map`: maps process memory into an IOAS.
@@ -100,8 +121,17 @@ wire_struct! {
         pub iova: u64,
     }
 }
-pin_layout!(IommuIoasMap, size = 40, size = 0, flags = 4, ioas_id = 8, __reserved = 12,
-    user_va = 16, length = 24, iova = 32);
+pin_layout!(
+    IommuIoasMap,
+    size = 40,
+    size = 0,
+    flags = 4,
+    ioas_id = 8,
+    __reserved = 12,
+    user_va = 16,
+    length = 24,
+    iova = 32
+);
 
 wire_struct! {
     /// `struct iommu_ioas_noiommu_get_pa`: physical address of a mapping in a no-IOMMU
@@ -124,7 +154,13 @@ wire_struct! {
         pub out_phys: u64,
     }
 }
-pin_layout!(IommuIoasNoiommuGetPa, size = 40, iova = 16, length = 24, out_phys = 32);
+pin_layout!(
+    IommuIoasNoiommuGetPa,
+    size = 40,
+    iova = 16,
+    length = 24,
+    out_phys = 32
+);
 
 wire_struct! {
     /// `struct iommu_ioas_map_file`: maps a range of a file (memfd, dma-buf) into an
@@ -147,8 +183,17 @@ wire_struct! {
         pub iova: u64,
     }
 }
-pin_layout!(IommuIoasMapFile, size = 40, size = 0, flags = 4, ioas_id = 8, fd = 12,
-    start = 16, length = 24, iova = 32);
+pin_layout!(
+    IommuIoasMapFile,
+    size = 40,
+    size = 0,
+    flags = 4,
+    ioas_id = 8,
+    fd = 12,
+    start = 16,
+    length = 24,
+    iova = 32
+);
 
 wire_struct! {
     /// `struct iommu_ioas_copy`: maps the pages behind one IOAS range into another.
@@ -170,8 +215,17 @@ wire_struct! {
         pub src_iova: u64,
     }
 }
-pin_layout!(IommuIoasCopy, size = 40, size = 0, flags = 4, dst_ioas_id = 8,
-    src_ioas_id = 12, length = 16, dst_iova = 24, src_iova = 32);
+pin_layout!(
+    IommuIoasCopy,
+    size = 40,
+    size = 0,
+    flags = 4,
+    dst_ioas_id = 8,
+    src_ioas_id = 12,
+    length = 16,
+    dst_iova = 24,
+    src_iova = 32
+);
 
 wire_struct! {
     /// `struct iommu_ioas_unmap`: unmaps a range (or everything) from an IOAS.
@@ -187,7 +241,14 @@ wire_struct! {
         pub length: u64,
     }
 }
-pin_layout!(IommuIoasUnmap, size = 24, size = 0, ioas_id = 4, iova = 8, length = 16);
+pin_layout!(
+    IommuIoasUnmap,
+    size = 24,
+    size = 0,
+    ioas_id = 4,
+    iova = 8,
+    length = 16
+);
 
 wire_struct! {
     /// `struct iommu_option`: reads or sets an iommufd or IOAS option.
@@ -209,8 +270,16 @@ wire_struct! {
         pub val64: u64,
     }
 }
-pin_layout!(IommuOption, size = 24, size = 0, option_id = 4, op = 8, __reserved = 10,
-    object_id = 12, val64 = 16);
+pin_layout!(
+    IommuOption,
+    size = 24,
+    size = 0,
+    option_id = 4,
+    op = 8,
+    __reserved = 10,
+    object_id = 12,
+    val64 = 16
+);
 
 wire_struct! {
     /// `struct iommu_vfio_ioas`: reads, sets or clears the IOAS of the VFIO
@@ -227,7 +296,14 @@ wire_struct! {
         pub __reserved: u16,
     }
 }
-pin_layout!(IommuVfioIoas, size = 12, size = 0, ioas_id = 4, op = 8, __reserved = 10);
+pin_layout!(
+    IommuVfioIoas,
+    size = 12,
+    size = 0,
+    ioas_id = 4,
+    op = 8,
+    __reserved = 10
+);
 
 wire_struct! {
     /// `struct iommu_ioas_change_process`: moves the pinned-page accounting of every

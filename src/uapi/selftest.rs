@@ -28,8 +28,16 @@ wire_struct! {
         pub __pad: u32 => "__pad",
     }
 }
-pin_layout!(IommuTestCmd, size = 72, size = 0, op = 4, id = 8, __reserved = 12,
-    payload = 16, last = 64);
+pin_layout!(
+    IommuTestCmd,
+    size = 72,
+    size = 0,
+    op = 4,
+    id = 8,
+    __reserved = 12,
+    payload = 16,
+    last = 64
+);
 
 /// Declares one payload of the `iommu_test_cmd` union.
 macro_rules! test_payload {
@@ -240,7 +248,12 @@ wire_struct! {
         pub iotlb_id: u32,
     }
 }
-pin_layout!(IommuHwptInvalidateSelftest, size = 8, flags = 0, iotlb_id = 4);
+pin_layout!(
+    IommuHwptInvalidateSelftest,
+    size = 8,
+    flags = 0,
+    iotlb_id = 4
+);
 
 wire_struct! {
     /// `struct iommu_viommu_selftest`: the mock's vIOMMU data.
@@ -256,8 +269,14 @@ wire_struct! {
         pub out_mmap_length: u64,
     }
 }
-pin_layout!(IommuViommuSelftest, size = 24, in_data = 0, out_data = 4, out_mmap_offset = 8,
-    out_mmap_length = 16);
+pin_layout!(
+    IommuViommuSelftest,
+    size = 24,
+    in_data = 0,
+    out_data = 4,
+    out_mmap_offset = 8,
+    out_mmap_length = 16
+);
 
 wire_struct! {
     /// `struct iommu_viommu_invalidate_selftest`: one invalidation of a mock vIOMMU's
@@ -272,7 +291,13 @@ wire_struct! {
         pub cache_id: u32,
     }
 }
-pin_layout!(IommuViommuInvalidateSelftest, size = 12, flags = 0, vdev_id = 4, cache_id = 8);
+pin_layout!(
+    IommuViommuInvalidateSelftest,
+    size = 12,
+    flags = 0,
+    vdev_id = 4,
+    cache_id = 8
+);
 
 wire_struct! {
     /// `struct iommu_viommu_event_selftest`: the mock's vEVENT record.

@@ -21,8 +21,14 @@ wire_struct! {
         pub __reserved: u32,
     }
 }
-pin_layout!(IommuHwptVtdS1, size = 24, flags = 0, pgtbl_addr = 8, addr_width = 16,
-    __reserved = 20);
+pin_layout!(
+    IommuHwptVtdS1,
+    size = 24,
+    flags = 0,
+    pgtbl_addr = 8,
+    addr_width = 16,
+    __reserved = 20
+);
 
 wire_struct! {
     /// `struct iommu_hwpt_arm_smmuv3`: a guest Stream Table Entry (its first two
@@ -59,7 +65,14 @@ wire_struct! {
         pub ecap_reg: u64,
     }
 }
-pin_layout!(IommuHwInfoVtd, size = 24, flags = 0, __reserved = 4, cap_reg = 8, ecap_reg = 16);
+pin_layout!(
+    IommuHwInfoVtd,
+    size = 24,
+    flags = 0,
+    __reserved = 4,
+    cap_reg = 8,
+    ecap_reg = 16
+);
 
 wire_struct! {
     /// `struct iommu_hw_info_arm_smmuv3`: ARM SMMUv3 identification registers.
@@ -77,8 +90,15 @@ wire_struct! {
         pub aidr: u32,
     }
 }
-pin_layout!(IommuHwInfoArmSmmuv3, size = 40, flags = 0, __reserved = 4, idr = 8,
-    iidr = 32, aidr = 36);
+pin_layout!(
+    IommuHwInfoArmSmmuv3,
+    size = 40,
+    flags = 0,
+    __reserved = 4,
+    idr = 8,
+    iidr = 32,
+    aidr = 36
+);
 
 wire_struct! {
     /// `struct iommu_hw_info_tegra241_cmdqv`: NVIDIA Tegra241 CMDQV information.
@@ -96,8 +116,15 @@ wire_struct! {
         pub __reserved: u8,
     }
 }
-pin_layout!(IommuHwInfoTegra241Cmdqv, size = 8, flags = 0, version = 4, log2vcmdqs = 5,
-    log2vsids = 6, __reserved = 7);
+pin_layout!(
+    IommuHwInfoTegra241Cmdqv,
+    size = 8,
+    flags = 0,
+    version = 4,
+    log2vcmdqs = 5,
+    log2vsids = 6,
+    __reserved = 7
+);
 
 wire_struct! {
     /// `struct iommu_hw_info_amd`: AMD IOMMU extended feature registers.
@@ -126,8 +153,14 @@ wire_struct! {
         pub __reserved: u32,
     }
 }
-pin_layout!(IommuHwptVtdS1Invalidate, size = 24, addr = 0, npages = 8, flags = 16,
-    __reserved = 20);
+pin_layout!(
+    IommuHwptVtdS1Invalidate,
+    size = 24,
+    addr = 0,
+    npages = 8,
+    flags = 16,
+    __reserved = 20
+);
 
 wire_struct! {
     /// `struct iommu_viommu_arm_smmuv3_invalidate`: one guest SMMUv3 CMDQ command.
@@ -150,8 +183,12 @@ wire_struct! {
         pub out_vintf_mmap_length: u64,
     }
 }
-pin_layout!(IommuViommuTegra241Cmdqv, size = 16, out_vintf_mmap_offset = 0,
-    out_vintf_mmap_length = 8);
+pin_layout!(
+    IommuViommuTegra241Cmdqv,
+    size = 16,
+    out_vintf_mmap_offset = 0,
+    out_vintf_mmap_length = 8
+);
 
 wire_struct! {
     /// `struct iommu_vevent_arm_smmuv3`: an SMMUv3 event record, StreamID already

@@ -18,8 +18,15 @@ wire_struct! {
         pub token_uuid_ptr: u64,
     }
 }
-pin_layout!(VfioDeviceBindIommufd, size = 24, argsz = 0, flags = 4, iommufd = 8,
-    out_devid = 12, token_uuid_ptr = 16);
+pin_layout!(
+    VfioDeviceBindIommufd,
+    size = 24,
+    argsz = 0,
+    flags = 4,
+    iommufd = 8,
+    out_devid = 12,
+    token_uuid_ptr = 16
+);
 
 wire_struct! {
     /// `struct vfio_device_attach_iommufd_pt`: attaches (or replaces) the device's (or
@@ -36,7 +43,14 @@ wire_struct! {
         pub pasid: u32,
     }
 }
-pin_layout!(VfioDeviceAttachIommufdPt, size = 16, argsz = 0, flags = 4, pt_id = 8, pasid = 12);
+pin_layout!(
+    VfioDeviceAttachIommufdPt,
+    size = 16,
+    argsz = 0,
+    flags = 4,
+    pt_id = 8,
+    pasid = 12
+);
 
 wire_struct! {
     /// `struct vfio_device_detach_iommufd_pt`: detaches the device (or one PASID).
@@ -50,4 +64,10 @@ wire_struct! {
         pub pasid: u32,
     }
 }
-pin_layout!(VfioDeviceDetachIommufdPt, size = 12, argsz = 0, flags = 4, pasid = 8);
+pin_layout!(
+    VfioDeviceDetachIommufdPt,
+    size = 12,
+    argsz = 0,
+    flags = 4,
+    pasid = 8
+);

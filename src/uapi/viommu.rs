@@ -26,8 +26,19 @@ wire_struct! {
         pub data_uptr: u64,
     }
 }
-pin_layout!(IommuViommuAlloc, size = 40, size = 0, flags = 4, r#type = 8, dev_id = 12,
-    hwpt_id = 16, out_viommu_id = 20, data_len = 24, __reserved = 28, data_uptr = 32);
+pin_layout!(
+    IommuViommuAlloc,
+    size = 40,
+    size = 0,
+    flags = 4,
+    r#type = 8,
+    dev_id = 12,
+    hwpt_id = 16,
+    out_viommu_id = 20,
+    data_len = 24,
+    __reserved = 28,
+    data_uptr = 32
+);
 
 wire_struct! {
     /// `struct iommu_vdevice_alloc`: binds a device to a vIOMMU under a virtual id (the
@@ -46,8 +57,15 @@ wire_struct! {
         pub virt_id: u64,
     }
 }
-pin_layout!(IommuVdeviceAlloc, size = 24, size = 0, viommu_id = 4, dev_id = 8,
-    out_vdevice_id = 12, virt_id = 16);
+pin_layout!(
+    IommuVdeviceAlloc,
+    size = 24,
+    size = 0,
+    viommu_id = 4,
+    dev_id = 8,
+    out_vdevice_id = 12,
+    virt_id = 16
+);
 
 wire_struct! {
     /// `struct iommufd_vevent_header`: precedes each event read from a vEVENTQ fd.
@@ -83,8 +101,18 @@ wire_struct! {
         pub __reserved: u32,
     }
 }
-pin_layout!(IommuVeventqAlloc, size = 32, size = 0, flags = 4, viommu_id = 8, r#type = 12,
-    veventq_depth = 16, out_veventq_id = 20, out_veventq_fd = 24, __reserved = 28);
+pin_layout!(
+    IommuVeventqAlloc,
+    size = 32,
+    size = 0,
+    flags = 4,
+    viommu_id = 8,
+    r#type = 12,
+    veventq_depth = 16,
+    out_veventq_id = 20,
+    out_veventq_fd = 24,
+    __reserved = 28
+);
 
 wire_struct! {
     /// `struct iommu_hw_queue_alloc`: hands a guest queue (in stage-2 IPA space) to
@@ -109,5 +137,15 @@ wire_struct! {
         pub length: u64,
     }
 }
-pin_layout!(IommuHwQueueAlloc, size = 40, size = 0, flags = 4, viommu_id = 8, r#type = 12,
-    index = 16, out_hw_queue_id = 20, nesting_parent_iova = 24, length = 32);
+pin_layout!(
+    IommuHwQueueAlloc,
+    size = 40,
+    size = 0,
+    flags = 4,
+    viommu_id = 8,
+    r#type = 12,
+    index = 16,
+    out_hw_queue_id = 20,
+    nesting_parent_iova = 24,
+    length = 32
+);

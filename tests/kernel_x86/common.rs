@@ -76,7 +76,13 @@ pub fn map_buffer(fd: &IommuFd, ioas: IoasId, buf: &Buffer, iova: u64) -> iommuf
     // SAFETY: the test keeps `buf` alive and unmaps or drops the iommufd first; it
     // reads the buffer only through the mock's checks.
     unsafe {
-        fd.map_user(ioas, buf.ptr(), buf.bytes().len() as u64, iommufd::MapAt::Fixed(iommufd::Iova(iova)), iommufd::Access::READ | iommufd::Access::WRITE)
+        fd.map_user(
+            ioas,
+            buf.ptr(),
+            buf.bytes().len() as u64,
+            iommufd::MapAt::Fixed(iommufd::Iova(iova)),
+            iommufd::Access::READ | iommufd::Access::WRITE,
+        )
     }
     .unwrap()
 }

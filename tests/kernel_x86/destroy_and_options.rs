@@ -46,7 +46,10 @@ fn vfio_compat_ioas_get_set_clear() {
     assert_eq!(fd.vfio_compat_ioas().unwrap(), ioas);
     fd.clear_vfio_compat_ioas().unwrap();
     assert_kind(fd.vfio_compat_ioas(), ErrorKind::NotFound);
-    assert_kind(fd.set_vfio_compat_ioas(IoasId::from_raw(9999)), ErrorKind::NotFound);
+    assert_kind(
+        fd.set_vfio_compat_ioas(IoasId::from_raw(9999)),
+        ErrorKind::NotFound,
+    );
 }
 
 #[test]
@@ -61,11 +64,28 @@ fn extensible_structs_reject_unknown_tails_and_short_sizes() {
     fd.destroy(IoasId::from_raw(id)).unwrap();
     buf[8..12].fill(0);
     buf[12] = 1;
-    assert_kind(fd.raw_ioctl(IOMMU_IOAS_ALLOC, &mut buf), ErrorKind::UnknownTail);
+    assert_kind(
+        fd.raw_ioctl(IOMMU_IOAS_ALLOC, &mut buf),
+        ErrorKind::UnknownTail,
+    );
     // A size smaller than the struct the kernel knows: EINVAL.
-    let mut short = IommuIoasAlloc { size: 8, ..Default::default() };
-    assert_kind(fd.raw_ioctl(IOMMU_IOAS_ALLOC, short.as_mut_bytes()), ErrorKind::InvalidArgument);
+    let mut short = IommuIoasAlloc {
+        size: 8,
+        ..Default::default()
+    };
+    assert_kind(
+        fd.raw_ioctl(IOMMU_IOAS_ALLOC, short.as_mut_bytes()),
+        ErrorKind::InvalidArgument,
+    );
     // Non-zero reserved fields are refused too.
-    let mut unmap = IommuIoasUnmap { size: 24, ioas_id: 0, iova: 0, length: 0 };
-    assert!(fd.raw_ioctl(IOMMU_IOAS_UNMAP, unmap.as_mut_bytes()).is_err());
+    let mut unmap = IommuIoasUnmap {
+        size: 24,
+        ioas_id: 0,
+        iova: 0,
+        length: 0,
+    };
+    assert!(
+        fd.raw_ioctl(IOMMU_IOAS_UNMAP, unmap.as_mut_bytes())
+            .is_err()
+    );
 }

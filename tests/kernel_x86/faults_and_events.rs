@@ -9,21 +9,38 @@ use zerocopy::FromBytes;
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn veventq_delivers_mock_events_with_the_virtual_id() {
     let (fd, ioas, dev) = ioas_with_device();
-    let s2 = fd.alloc_hwpt(&HwptAlloc::paging(dev.dev_id(), ioas).nest_parent()).unwrap();
-    let viommu = fd.alloc_viommu(dev.dev_id(), s2, &mut IommuViommuSelftest::default()).unwrap();
+    let s2 = fd
+        .alloc_hwpt(&HwptAlloc::paging(dev.dev_id(), ioas).nest_parent())
+        .unwrap();
+    let viommu = fd
+        .alloc_viommu(dev.dev_id(), s2, &mut IommuViommuSelftest::default())
+        .unwrap();
     let vdev = fd.alloc_vdevice(viommu, dev.dev_id(), 0x77).unwrap();
-    assert_kind(fd.alloc_veventq(viommu, IOMMU_VEVENTQ_TYPE_SELFTEST, 0), ErrorKind::CrateValidation);
-    let q = fd.alloc_veventq(viommu, IOMMU_VEVENTQ_TYPE_SELFTEST, 2).unwrap();
+    assert_kind(
+        fd.alloc_veventq(viommu, IOMMU_VEVENTQ_TYPE_SELFTEST, 0),
+        ErrorKind::CrateValidation,
+    );
+    let q = fd
+        .alloc_veventq(viommu, IOMMU_VEVENTQ_TYPE_SELFTEST, 2)
+        .unwrap();
     // One queue per type per vIOMMU.
-    assert_kind(fd.alloc_veventq(viommu, IOMMU_VEVENTQ_TYPE_SELFTEST, 2), ErrorKind::AlreadyExists);
+    assert_kind(
+        fd.alloc_veventq(viommu, IOMMU_VEVENTQ_TYPE_SELFTEST, 2),
+        ErrorKind::AlreadyExists,
+    );
     let mut buf = [0u8; 64];
     assert_eq!(q.read(&mut buf).unwrap(), 0, "an empty queue reads 0 bytes");
 
     // The mock reports events only for a device attached to a nested HWPT of the
     // vIOMMU.
     assert_kind(dev.trigger_vevent(), ErrorKind::NotFound);
-    let data = IommuHwptSelftest { iotlb: IOMMU_TEST_IOTLB_DEFAULT, pagetable_type: 0 };
-    let nested = fd.alloc_hwpt(&HwptAlloc::nested(dev.dev_id(), viommu, &data)).unwrap();
+    let data = IommuHwptSelftest {
+        iotlb: IOMMU_TEST_IOTLB_DEFAULT,
+        pagetable_type: 0,
+    };
+    let nested = fd
+        .alloc_hwpt(&HwptAlloc::nested(dev.dev_id(), viommu, &data))
+        .unwrap();
     dev.attach(PtId::Hwpt(nested)).unwrap();
     dev.trigger_vevent().unwrap();
     dev.trigger_vevent().unwrap();
@@ -58,12 +75,19 @@ fn veventq_delivers_mock_events_with_the_virtual_id() {
 fn fault_queue_receives_iopf_and_takes_responses() {
     let (fd, ioas, dev) = ioas_with_device();
     let faults = fd.alloc_fault_queue().unwrap();
-    let parent = fd.alloc_hwpt(&HwptAlloc::paging(dev.dev_id(), ioas).nest_parent()).unwrap();
-    let data = IommuHwptSelftest { iotlb: IOMMU_TEST_IOTLB_DEFAULT, pagetable_type: 0 };
-    let nested =
-        fd.alloc_hwpt(&HwptAlloc::nested(dev.dev_id(), parent, &data).fault_queue(faults.id())).unwrap();
+    let parent = fd
+        .alloc_hwpt(&HwptAlloc::paging(dev.dev_id(), ioas).nest_parent())
+        .unwrap();
+    let data = IommuHwptSelftest {
+        iotlb: IOMMU_TEST_IOTLB_DEFAULT,
+        pagetable_type: 0,
+    };
+    let nested = fd
+        .alloc_hwpt(&HwptAlloc::nested(dev.dev_id(), parent, &data).fault_queue(faults.id()))
+        .unwrap();
     dev.attach(PtId::Hwpt(nested)).unwrap();
-    dev.trigger_iopf(0, 0x2, PgfaultPerm::READ | PgfaultPerm::WRITE, 0xdead_b000).unwrap();
+    dev.trigger_iopf(0, 0x2, PgfaultPerm::READ | PgfaultPerm::WRITE, 0xdead_b000)
+        .unwrap();
     let mut got = [IommuHwptPgfault::default(); 4];
     let n = faults.read(&mut got).unwrap();
     assert_eq!(n, 1);
@@ -71,7 +95,10 @@ fn fault_queue_receives_iopf_and_takes_responses() {
     assert_eq!(got[0].grpid, 0x2);
     assert_eq!(got[0].addr, 0xdead_b000);
     assert_eq!(got[0].perm, (PgfaultPerm::READ | PgfaultPerm::WRITE).bits());
-    let resp = IommuHwptPageResponse { cookie: got[0].cookie, code: IOMMUFD_PAGE_RESP_SUCCESS };
+    let resp = IommuHwptPageResponse {
+        cookie: got[0].cookie,
+        code: IOMMUFD_PAGE_RESP_SUCCESS,
+    };
     assert_eq!(faults.respond(&[resp]).unwrap(), 1);
     // The fault queue is referenced by the HWPT that reports to it.
     assert_kind(fd.destroy(faults.id()), ErrorKind::Busy);

@@ -1,0 +1,71 @@
+//! Error mapping: errno to kind, and messages that name the operation.
+
+use iommufd::{Error, ErrorKind, IommuFd, Op};
+use rustix::io::Errno;
+
+#[test]
+fn a_command_on_a_non_iommufd_fails_with_enotty_named_by_op() {
+    let fd = IommuFd::open_path("/dev/null").unwrap();
+    let e = fd.alloc_ioas().unwrap_err();
+    assert_eq!(e.op(), Op::IoasAlloc);
+    assert_eq!(e.errno(), Some(Errno::NOTTY));
+    assert_eq!(e.kind(), ErrorKind::NotSupported);
+    assert!(e.to_string().starts_with("IOMMU_IOAS_ALLOC failed"), "{e}");
+    let io: std::io::Error = e.into();
+    assert_eq!(io.raw_os_error(), None, "the crate error is the payload");
+}
+
+#[test]
+fn open_of_a_missing_device_names_open() {
+    let e = IommuFd::open_path("/nonexistent/iommu").unwrap_err();
+    assert_eq!((e.op(), e.kind()), (Op::Open, ErrorKind::NotFound));
+}
+
+#[test]
+fn errno_kinds_cover_the_documented_cases() {
+    let cases = [
+        (Errno::BUSY, ErrorKind::Busy),
+        (Errno::NOENT, ErrorKind::NotFound),
+        (Errno::NODEV, ErrorKind::NotFound),
+        (Errno::OPNOTSUPP, ErrorKind::NotSupported),
+        (Errno::INVAL, ErrorKind::InvalidArgument),
+        (Errno::TOOBIG, ErrorKind::UnknownTail),
+        (Errno::MSGSIZE, ErrorKind::BufferTooSmall),
+        (Errno::EXIST, ErrorKind::AlreadyExists),
+        (Errno::NOMEM, ErrorKind::OutOfMemory),
+        (Errno::IO, ErrorKind::Rejected),
+        (Errno::PERM, ErrorKind::PermissionDenied),
+        (Errno::XDEV, ErrorKind::Other),
+    ];
+    for (errno, kind) in cases {
+        let e = Error::Invalidation {
+            errno,
+            handled: Some(1),
+            requested: 2,
+        };
+        assert_eq!(e.kind(), kind, "{errno:?}");
+        assert_eq!(e.op(), Op::HwptInvalidate);
+    }
+}
+
+#[test]
+fn invalidation_errors_say_how_far_the_kernel_got() {
+    let partial = Error::Invalidation {
+        errno: Errno::IO,
+        handled: Some(2),
+        requested: 3,
+    };
+    assert!(
+        partial.to_string().contains("after 2 of 3 entries"),
+        "{partial}"
+    );
+    let early = Error::Invalidation {
+        errno: Errno::NOMEM,
+        handled: None,
+        requested: 3,
+    };
+    assert!(
+        early.to_string().contains("an unknown number of 3"),
+        "{early}"
+    );
+}

@@ -1,0 +1,7 @@
+//! Host tier: wire encodings, round trips, error mapping and input validation. Needs
+//! no kernel support: validation is proven by running against `/dev/null`, which would
+//! answer ENOTTY to any ioctl that got through.
+
+mod encoding;
+mod errors;
+mod validation;

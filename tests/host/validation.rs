@@ -1,0 +1,128 @@
+//! Bad input the crate can see is refused before any syscall, naming the field. The
+//! iommufd here is `/dev/null`: a call that reached the kernel would fail with ENOTTY
+//! instead, so each assertion also proves no syscall was made.
+
+#![allow(unsafe_code)] // map_user is unsafe; these calls never reach the kernel
+
+use iommufd::{
+    Access, DevId, Error, HwptAlloc, HwptId, IoasId, IommuFd, Iova, IovaRange, MapAt, ViommuId,
+};
+use rustix::fd::AsFd;
+
+fn null() -> IommuFd {
+    IommuFd::open_path("/dev/null").unwrap()
+}
+
+#[track_caller]
+fn refused<T: std::fmt::Debug>(r: iommufd::Result<T>, field: &str) {
+    match r {
+        Err(Error::InvalidInput { field: f, .. }) => assert_eq!(f, field),
+        other => panic!("expected the crate to refuse {field}, got {other:?}"),
+    }
+}
+
+#[test]
+fn mapping_checks_length_access_and_wrap() {
+    let fd = null();
+    let ioas = IoasId::from_raw(1);
+    let file = fd.as_fd();
+    refused(
+        fd.map_file(ioas, file, 0, 0, MapAt::AnyFree, Access::READ),
+        "length",
+    );
+    refused(
+        fd.map_file(ioas, file, 0, 4096, MapAt::AnyFree, Access::empty()),
+        "access",
+    );
+    refused(
+        fd.map_file(ioas, file, u64::MAX, 2, MapAt::AnyFree, Access::READ),
+        "start",
+    );
+    refused(
+        fd.map_file(
+            ioas,
+            file,
+            0,
+            4096,
+            MapAt::Fixed(Iova(u64::MAX - 1)),
+            Access::READ,
+        ),
+        "iova",
+    );
+    let buf = [0u8; 16];
+    // SAFETY: refused before the kernel sees the pointer.
+    refused(
+        unsafe { fd.map_user(ioas, buf.as_ptr(), 0, MapAt::AnyFree, Access::WRITE) },
+        "length",
+    );
+    refused(
+        fd.copy(ioas, MapAt::AnyFree, ioas, Iova(0), 0, Access::READ),
+        "length",
+    );
+    refused(
+        fd.copy(ioas, MapAt::AnyFree, ioas, Iova(1), 1, Access::empty()),
+        "access",
+    );
+    refused(fd.unmap(ioas, Iova(0), 0), "length");
+    refused(fd.unmap(ioas, Iova(u64::MAX), 2), "iova");
+    refused(
+        fd.allow_iovas(
+            ioas,
+            &[IovaRange {
+                start: Iova(2),
+                last: Iova(1),
+            }],
+        ),
+        "ranges",
+    );
+}
+
+#[test]
+fn dirty_bitmap_checks_page_size_alignment_and_room() {
+    let fd = null();
+    let hwpt = HwptId::from_raw(1);
+    let mut bitmap = [0u64; 1];
+    refused(
+        fd.dirty_bitmap(hwpt, Iova(0), 4096, 3000, &mut bitmap, false),
+        "page_size",
+    );
+    refused(
+        fd.dirty_bitmap(hwpt, Iova(0), 4096, 0, &mut bitmap, false),
+        "page_size",
+    );
+    refused(
+        fd.dirty_bitmap(hwpt, Iova(0), 0, 4096, &mut bitmap, false),
+        "length",
+    );
+    refused(
+        fd.dirty_bitmap(hwpt, Iova(512), 4096, 4096, &mut bitmap, false),
+        "iova",
+    );
+    refused(
+        fd.dirty_bitmap(hwpt, Iova(0), 4097, 4096, &mut bitmap, false),
+        "length",
+    );
+    refused(
+        fd.dirty_bitmap(hwpt, Iova(0), 65 * 4096, 4096, &mut bitmap, false),
+        "bitmap",
+    );
+    // Exactly 64 pages fit in one u64: that reaches the kernel (ENOTTY here).
+    let e = fd
+        .dirty_bitmap(hwpt, Iova(0), 64 * 4096, 4096, &mut bitmap, false)
+        .unwrap_err();
+    assert_eq!(e.errno(), Some(rustix::io::Errno::NOTTY));
+}
+
+#[test]
+fn queues_and_payloads_are_checked() {
+    let fd = null();
+    let viommu = ViommuId::from_raw(1);
+    refused(fd.alloc_veventq(viommu, 1, 0), "depth");
+    refused(fd.alloc_veventq(viommu, 1, (1 << 19) + 1), "depth");
+    refused(fd.alloc_hw_queue(viommu, 1, 0, 0, 0), "length");
+    refused(fd.alloc_hw_queue(viommu, 1, 0, u64::MAX, 2), "ipa");
+    let data = [1u8; 8];
+    let req = HwptAlloc::nested_raw(DevId::from_raw(1), IoasId::from_raw(2), 0, &data);
+    refused(fd.alloc_hwpt(&req), "data");
+    refused(fd.invalidate_raw(viommu, 1, &data, 8, 2), "data");
+}
