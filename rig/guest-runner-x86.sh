@@ -8,8 +8,7 @@ source "$(dirname "$0")/common.sh"
 
 bin=${1:?usage: guest-runner-x86.sh BINARY [ARGS...]}; shift
 [ -x "$bin" ] || die "not an executable: $bin"
-file "$bin" 2>/dev/null | grep -q 'dynamically linked' \
-    && die "$bin is dynamically linked: build with RUSTFLAGS='-C target-feature=+crt-static' and --target x86_64-unknown-linux-gnu"
+if readelf -l "$bin" 2>/dev/null | grep -q 'INTERP'; then die "$bin is dynamically linked: build with RUSTFLAGS='-C target-feature=+crt-static' and --target x86_64-unknown-linux-gnu"; fi
 need_cmd qemu-system-x86_64 x86; need_cmd cpio x86
 busybox=/bin/busybox
 [ -x "$busybox" ] && file "$busybox" | grep -q 'statically linked' || busybox=$(command -v busybox.static || true)
@@ -23,6 +22,8 @@ root=$work/root
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,run}
 cp "$busybox" "$root/bin/busybox"
 cp "$bin" "$root/test-binary"
+# Files a script workload needs beside it (space separated), placed in /.
+for f in ${IOMMUFD_GUEST_EXTRA_FILES:-}; do cp "$f" "$root/"; done
 quoted=""
 for a in "$@"; do quoted+=" '${a//\'/\'\\\'\'}'"; done
 envs=""
@@ -56,7 +57,7 @@ set +e
 timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -m 2G -smp 2 -nographic -no-reboot \
     -nic none -kernel "$kernel" -initrd "$work/initrd.gz" \
     -append "console=ttyS0 panic=-1 panic_on_warn=1 quiet" </dev/null 2>&1 \
-    | tr -d "\r" | tee "$console" | sed -e "s/\x1b\[[0-9;?]*[a-zA-Z]//g" | grep -v -e "IOMMUFD-RIG-EXIT=" -e "^SeaBIOS" -e "^Booting from ROM"
+    | tr -d "\r" | tee "$console" | sed -e "s/\x1b\[[0-9;?]*[a-zA-Z]//g" | grep -v -e "IOMMUFD-RIG-EXIT=" -e "SeaBIOS (version" -e "Booting from ROM" -e "reboot: Restarting system"
 qemu_status=${PIPESTATUS[0]}
 set -e
 status=$(grep -o 'IOMMUFD-RIG-EXIT=[0-9]*' "$console" | tail -n1 | cut -d= -f2)
