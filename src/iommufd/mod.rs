@@ -60,8 +60,10 @@ impl IommuFd {
         ioctl::ioas::destroy(self.fd.as_fd(), id.object_id()).op(Op::Destroy)
     }
 
-    /// Moves the pinned-page accounting of every file-less mapping of this iommufd to
-    /// the calling process (after a VMM process hand-over, say).
+    /// Moves the pinned-page accounting of every mapping of this iommufd to the
+    /// calling process (after a VMM process hand-over, say). Every mapping must come
+    /// from [`map_file`](Self::map_file): process memory cannot move
+    /// ([`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument)).
     pub fn change_process(&self) -> Result<()> {
         ioctl::ioas::ioas_change_process(self.fd.as_fd()).op(Op::IoasChangeProcess)
     }

@@ -318,4 +318,9 @@ fn change_process_keeps_mappings() {
     fd.change_process().unwrap();
     assert_eq!(dev.attach(PtId::Ioas(ioas)).unwrap(), dev.initial_hwpt());
     assert_eq!(fd.unmap(ioas, iova, 0x4000).unwrap(), 0x4000);
+    // Mappings of process memory cannot move to another process: EINVAL.
+    let buf = Buffer::new(0x1000);
+    map_buffer(&fd, ioas, &buf, APERTURE);
+    assert_kind(fd.change_process(), ErrorKind::InvalidArgument);
+    fd.unmap_all(ioas).unwrap();
 }
