@@ -3,12 +3,8 @@
 #![allow(unsafe_code)] // test buffers handed to the kernel for DMA
 
 use iommufd::mock::MockDevice;
-use iommufd::{Device, ErrorKind, IoasId, IommuFd, Result};
+use iommufd::{ErrorKind, IoasId, IommuFd, Result};
 use std::sync::Arc;
-
-/// The reason every kernel test is ignored on a host.
-#[allow(dead_code)]
-pub const NEEDS: &str = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh";
 
 /// Opens /dev/iommu: a missing device fails the test, never skips it.
 pub fn open() -> Arc<IommuFd> {
@@ -89,8 +85,3 @@ pub fn map_buffer(fd: &IommuFd, ioas: IoasId, buf: &Buffer, iova: u64) -> iommuf
 
 /// The mock's first usable IOVA.
 pub const APERTURE: u64 = iommufd::uapi::MOCK_APERTURE_START;
-
-#[allow(dead_code)]
-pub fn dev_id(d: &MockDevice) -> iommufd::DevId {
-    d.dev_id()
-}
