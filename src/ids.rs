@@ -1,6 +1,7 @@
 //! Typed ids of iommufd objects, so one kind can never be passed for another.
 
 use core::fmt;
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 macro_rules! object_id {
     ($(#[$m:meta])* $name:ident, $what:literal) => {
@@ -162,7 +163,22 @@ impl From<ViommuId> for InvalidateTarget {
 }
 
 /// An I/O virtual address.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Default,
+    FromBytes,
+    IntoBytes,
+    Immutable,
+    KnownLayout,
+)]
+#[repr(transparent)]
 pub struct Iova(pub u64);
 
 impl fmt::Display for Iova {
@@ -171,11 +187,20 @@ impl fmt::Display for Iova {
     }
 }
 
-/// An inclusive IOVA range.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// An inclusive IOVA range. Laid out as `struct iommu_iova_range`, so slices of it
+/// go to and from the kernel without a copy.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
+#[repr(C, align(8))]
 pub struct IovaRange {
     /// First IOVA.
     pub start: Iova,
     /// Last IOVA (inclusive).
     pub last: Iova,
 }
+
+static_assertions::assert_eq_size!(IovaRange, crate::uapi::IommuIovaRange);
+static_assertions::assert_eq_align!(IovaRange, crate::uapi::IommuIovaRange);
+static_assertions::const_assert_eq!(core::mem::offset_of!(IovaRange, start), 0);
+static_assertions::const_assert_eq!(core::mem::offset_of!(IovaRange, last), 8);

@@ -148,15 +148,17 @@ impl Device for MockDevice {
         Err(Error::kernel(Op::TestCmd, rustix::io::Errno::OPNOTSUPP))
     }
 
+    /// Attaches with `IOMMU_TEST_OP_PASID_ATTACH`, or replaces with
+    /// `IOMMU_TEST_OP_PASID_REPLACE` when the PASID is already attached (the mock has a
+    /// command for each; the kernel's EBUSY tells which applies).
     fn attach_pasid(&self, pasid: u32, pt: PtId) -> Result<HwptId> {
-        // The mock has separate attach and replace commands; try attach first.
-        match self.pasid_op(IOMMU_TEST_OP_PASID_ATTACH, pasid, pt.raw()) {
-            Ok(_) => Ok(HwptId::from_raw(pt.raw())),
-            Err(e) if e.errno() == Some(rustix::io::Errno::BUSY) => self
-                .pasid_op(IOMMU_TEST_OP_PASID_REPLACE, pasid, pt.raw())
-                .map(|_| HwptId::from_raw(pt.raw())),
-            Err(e) => Err(e),
-        }
+        let attached = match self.pasid_op(IOMMU_TEST_OP_PASID_ATTACH, pasid, pt.raw()) {
+            Err(e) if e.errno() == Some(rustix::io::Errno::BUSY) => {
+                self.pasid_op(IOMMU_TEST_OP_PASID_REPLACE, pasid, pt.raw())
+            }
+            other => other,
+        }?;
+        Ok(HwptId::from_raw(attached))
     }
 
     fn detach_pasid(&self, pasid: u32) -> Result<()> {

@@ -3,6 +3,7 @@
 #![allow(unsafe_code)]
 
 use super::{call, size_u32, uptr};
+use crate::ids::IovaRange;
 use crate::uapi::*;
 use rustix::fd::{AsRawFd, BorrowedFd};
 use rustix::io::Errno;
@@ -34,7 +35,7 @@ pub(crate) fn ioas_alloc(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
 pub(crate) fn ioas_iova_ranges(
     fd: BorrowedFd<'_>,
     ioas_id: u32,
-    ranges: &mut [IommuIovaRange],
+    ranges: &mut [IovaRange],
 ) -> (Result<(), Errno>, IommuIoasIovaRanges) {
     let mut arg = IommuIoasIovaRanges {
         size: size_u32::<IommuIoasIovaRanges>(),
@@ -53,7 +54,7 @@ pub(crate) fn ioas_iova_ranges(
 pub(crate) fn ioas_allow_iovas(
     fd: BorrowedFd<'_>,
     ioas_id: u32,
-    ranges: &[IommuIovaRange],
+    ranges: &[IovaRange],
 ) -> Result<(), Errno> {
     let mut arg = IommuIoasAllowIovas {
         size: size_u32::<IommuIoasAllowIovas>(),

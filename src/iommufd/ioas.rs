@@ -4,7 +4,7 @@ use super::IommuFd;
 use crate::error::{ErrnoExt, Error, Op, Result};
 use crate::ids::{IoasId, Iova, IovaRange};
 use crate::ioctl;
-use crate::uapi::{self, IoasMapFlags, IommuIovaRange};
+use crate::uapi::{self, IoasMapFlags};
 use bitflags::bitflags;
 use rustix::fd::{AsFd, BorrowedFd};
 use rustix::io::Errno;
@@ -102,28 +102,22 @@ impl IommuFd {
     /// Reads the IOVA ranges `ioas` can map now (they shrink as devices with
     /// reserved regions attach) and the IOVA alignment.
     pub fn iova_ranges(&self, ioas: IoasId) -> Result<IovaRanges> {
-        let mut buf: Vec<IommuIovaRange> = Vec::new();
+        let mut ranges: Vec<IovaRange> = Vec::new();
         // Two calls: the first learns the count (EMSGSIZE when it outgrows the buffer);
         // loop in case a device attached in between and the count grew.
         loop {
-            let (result, out) = ioctl::ioas::ioas_iova_ranges(self.as_fd(), ioas.raw(), &mut buf);
+            let (result, out) =
+                ioctl::ioas::ioas_iova_ranges(self.as_fd(), ioas.raw(), &mut ranges);
             match result {
                 Ok(()) => {
-                    buf.truncate(out.num_iovas as usize);
-                    let ranges = buf
-                        .iter()
-                        .map(|r| IovaRange {
-                            start: Iova(r.start),
-                            last: Iova(r.last),
-                        })
-                        .collect();
+                    ranges.truncate(out.num_iovas as usize);
                     return Ok(IovaRanges {
                         ranges,
                         alignment: out.out_iova_alignment,
                     });
                 }
-                Err(Errno::MSGSIZE) if out.num_iovas as usize > buf.len() => {
-                    buf.resize(out.num_iovas as usize, IommuIovaRange::default());
+                Err(Errno::MSGSIZE) if out.num_iovas as usize > ranges.len() => {
+                    ranges.resize(out.num_iovas as usize, IovaRange::default());
                 }
                 Err(errno) => return Err(Error::kernel(Op::IoasIovaRanges, errno)),
             }
@@ -140,14 +134,7 @@ impl IommuFd {
                 "a range starts after its last IOVA",
             ));
         }
-        let wire: Vec<IommuIovaRange> = ranges
-            .iter()
-            .map(|r| IommuIovaRange {
-                start: r.start.0,
-                last: r.last.0,
-            })
-            .collect();
-        ioctl::ioas::ioas_allow_iovas(self.as_fd(), ioas.raw(), &wire).op(Op::IoasAllowIovas)
+        ioctl::ioas::ioas_allow_iovas(self.as_fd(), ioas.raw(), ranges).op(Op::IoasAllowIovas)
     }
 
     /// Maps `length` bytes of `file` from offset `start` into `ioas` (a memfd holding

@@ -314,13 +314,13 @@ fn pasid_attach_replace_detach_through_the_mock() {
         .alloc_hwpt(&HwptAlloc::paging(dev.dev_id(), ioas).pasid())
         .unwrap();
     dev.attach(PtId::Hwpt(rid)).unwrap();
-    dev.attach_pasid(7, PtId::Hwpt(a)).unwrap();
+    assert_eq!(dev.attach_pasid(7, PtId::Hwpt(a)).unwrap(), a);
     dev.check_pasid_hwpt(7, Some(a)).unwrap();
     assert!(
         dev.check_pasid_hwpt(7, Some(b)).is_err(),
         "the mock must see the real attachment"
     );
-    dev.attach_pasid(7, PtId::Hwpt(b)).unwrap();
+    assert_eq!(dev.attach_pasid(7, PtId::Hwpt(b)).unwrap(), b);
     dev.check_pasid_hwpt(7, Some(b)).unwrap();
     dev.detach_pasid(7).unwrap();
     dev.check_pasid_hwpt(7, None).unwrap();
