@@ -88,7 +88,7 @@ impl fmt::Display for Op {
 #[non_exhaustive]
 pub enum ErrorKind {
     /// EBUSY: the object is still referenced (destroy children and detach devices
-    /// first).
+    /// first); also [`Error::StillShared`].
     Busy,
     /// ENOENT (or ENODEV): no such object, or not of the kind the command needs.
     NotFound,
@@ -136,6 +136,13 @@ pub enum Error {
         /// Why.
         reason: &'static str,
     },
+    /// `try_destroy` on a lifecycle handle that clones or children still share;
+    /// nothing was sent to the kernel.
+    #[error("cannot destroy the {what}: other handles or children still share it")]
+    StillShared {
+        /// The object.
+        what: &'static str,
+    },
     /// `IOMMU_HWPT_INVALIDATE` failed after the driver looked at the entries.
     #[error("{} failed after {} of {requested} entries: {errno}", Op::HwptInvalidate,
         handled.map_or_else(|| "an unknown number".to_string(), |h| h.to_string()))]
@@ -164,7 +171,7 @@ impl Error {
     pub fn errno(&self) -> Option<Errno> {
         match self {
             Error::Kernel { errno, .. } | Error::Invalidation { errno, .. } => Some(*errno),
-            Error::InvalidInput { .. } => None,
+            Error::InvalidInput { .. } | Error::StillShared { .. } => None,
         }
     }
 
@@ -173,6 +180,7 @@ impl Error {
         match self {
             Error::Kernel { op, .. } | Error::InvalidInput { op, .. } => *op,
             Error::Invalidation { .. } => Op::HwptInvalidate,
+            Error::StillShared { .. } => Op::Destroy,
         }
     }
 

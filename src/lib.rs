@@ -79,6 +79,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod arch;
 pub mod device;
 pub mod error;
 pub mod ids;
@@ -87,6 +88,7 @@ mod iommufd;
 #[cfg(feature = "mock")]
 pub mod mock;
 pub mod payload;
+pub mod states;
 pub mod uapi;
 
 pub use device::{Device, VfioDevice, VfioUnbound};

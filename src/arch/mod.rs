@@ -1,0 +1,84 @@
+//! IOMMU families: what each driver's vIOMMU speaks.
+//!
+//! A [`Family`] ties together the payload types of one kind of virtual IOMMU: the
+//! vIOMMU type and its driver data, the stage-1 configuration a guest hands over
+//! (an SMMUv3 Stream Table Entry, say), the invalidation entry, hw_info and the
+//! vEVENT record. The lifecycle types ([`crate::states`]) are generic over it, so a
+//! vSTE can never reach a vIOMMU of another kind.
+//!
+//! Families:
+//! - [`Smmuv3`]: ARM SMMUv3 (`IOMMU_VIOMMU_TYPE_ARM_SMMUV3`).
+//! - `Selftest` (feature `mock`): the kernel's mock IOMMU.
+
+#[cfg(feature = "mock")]
+pub mod selftest;
+pub mod smmuv3;
+
+#[cfg(feature = "mock")]
+pub use selftest::Selftest;
+pub use smmuv3::Smmuv3;
+
+use crate::payload::{HwInfoData, HwptData, InvalidationEntry, VeventRecord};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+/// A stage-1 configuration every device of a vIOMMU can share, made once per vIOMMU
+/// when the family has it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DefaultStage1 {
+    /// DMA passes with stage 2 only (guest physical addresses): where a device sits
+    /// before the guest enables translation.
+    Bypass,
+    /// All DMA is refused.
+    Abort,
+}
+
+impl DefaultStage1 {
+    /// Both kinds, in a fixed order (the index of the per-vIOMMU table).
+    pub const ALL: [DefaultStage1; 2] = [DefaultStage1::Bypass, DefaultStage1::Abort];
+
+    pub(crate) const fn index(self) -> usize {
+        match self {
+            DefaultStage1::Bypass => 0,
+            DefaultStage1::Abort => 1,
+        }
+    }
+}
+
+/// One kind of virtual IOMMU and its payloads. Sealed: the crate implements it for
+/// the families it knows.
+pub trait Family: sealed::Sealed + Send + Sync + 'static {
+    /// A name for messages.
+    const NAME: &'static str;
+    /// The `IOMMU_VIOMMU_TYPE_*` value.
+    const VIOMMU_TYPE: u32;
+    /// The `IOMMU_VEVENTQ_TYPE_*` value of its event queue.
+    const VEVENTQ_TYPE: u32;
+    /// Where [`VIommuAllocated::bind`](crate::states::VIommuAllocated::bind) attaches a
+    /// device first.
+    const INITIAL: DefaultStage1;
+    /// Driver data of `IOMMU_VIOMMU_ALLOC` (in and out); `()` when there is none.
+    type ViommuData: FromBytes
+        + IntoBytes
+        + KnownLayout
+        + Immutable
+        + Default
+        + Send
+        + Sync
+        + core::fmt::Debug;
+    /// The guest's stage-1 configuration (nested HWPT data).
+    type Stage1: HwptData + Clone + core::fmt::Debug + Send + Sync;
+    /// One invalidation request, sent to the vIOMMU.
+    type Invalidation: InvalidationEntry;
+    /// The device's hw_info payload.
+    type HwInfo: HwInfoData;
+    /// One vEVENT record.
+    type Vevent: VeventRecord;
+
+    /// The stage-1 configuration for a default, or `None` when the family has no such
+    /// default.
+    fn default_stage1(kind: DefaultStage1) -> Option<Self::Stage1>;
+}
+
+pub(crate) mod sealed {
+    pub trait Sealed {}
+}

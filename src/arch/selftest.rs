@@ -1,0 +1,44 @@
+//! The kernel's mock IOMMU as a family (`IOMMU_VIOMMU_TYPE_SELFTEST`), for tests.
+//!
+//! The mock's nested HWPT data is the value its four IOTLB entries start with; it
+//! has no notion of abort, so the family offers only a bypass-like default.
+
+use super::{DefaultStage1, Family, sealed};
+use crate::uapi::{
+    IOMMU_TEST_IOTLB_DEFAULT, IOMMU_VEVENTQ_TYPE_SELFTEST, IOMMU_VIOMMU_TYPE_SELFTEST,
+    IommuHwptSelftest, IommuTestHwInfo, IommuViommuEventSelftest, IommuViommuInvalidateSelftest,
+    IommuViommuSelftest,
+};
+
+/// The mock IOMMU family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Selftest;
+
+/// A mock stage-1 configuration whose IOTLB entries start at `iotlb`.
+pub const fn stage1(iotlb: u32) -> IommuHwptSelftest {
+    IommuHwptSelftest {
+        iotlb,
+        pagetable_type: 0,
+    }
+}
+
+impl sealed::Sealed for Selftest {}
+
+impl Family for Selftest {
+    const NAME: &'static str = "mock (selftest)";
+    const VIOMMU_TYPE: u32 = IOMMU_VIOMMU_TYPE_SELFTEST;
+    const VEVENTQ_TYPE: u32 = IOMMU_VEVENTQ_TYPE_SELFTEST;
+    const INITIAL: DefaultStage1 = DefaultStage1::Bypass;
+    type ViommuData = IommuViommuSelftest;
+    type Stage1 = IommuHwptSelftest;
+    type Invalidation = IommuViommuInvalidateSelftest;
+    type HwInfo = IommuTestHwInfo;
+    type Vevent = IommuViommuEventSelftest;
+
+    fn default_stage1(kind: DefaultStage1) -> Option<Self::Stage1> {
+        match kind {
+            DefaultStage1::Bypass => Some(stage1(IOMMU_TEST_IOTLB_DEFAULT)),
+            DefaultStage1::Abort => None,
+        }
+    }
+}

@@ -1,0 +1,60 @@
+//! What [`VDeviceBound`](super::VDeviceBound) and [`Nested`](super::Nested) share: a
+//! device, its vDEVICE, its own stage-1 HWPT if any, and the vIOMMU.
+
+use super::VIommuAllocated;
+use super::object::KernelObject;
+use crate::arch::Family;
+use crate::device::Device;
+use crate::error::Result;
+use crate::ids::{HwptId, PtId, VdeviceId};
+use crate::iommufd::HwptAlloc;
+
+/// Field order is teardown order, with no `Drop` of its own: the device goes first
+/// (closing a VFIO cdev, or destroying a mock device, detaches and unbinds it), so
+/// its stage-1 HWPT is no longer attached when it is destroyed; then the vDEVICE;
+/// then this device's hold on the vIOMMU.
+pub(super) struct Binding<F: Family, D: Device> {
+    pub(super) dev: D,
+    pub(super) stage1: Option<KernelObject<HwptId>>,
+    pub(super) vdevice: KernelObject<VdeviceId>,
+    pub(super) virt_id: u64,
+    pub(super) viommu: VIommuAllocated<F>,
+}
+
+impl<F: Family, D: Device> Binding<F, D> {
+    /// Allocates a nested HWPT for `config` on the vIOMMU and attaches the device to
+    /// it by replace. On failure nothing changed: the device is where it was and the
+    /// new HWPT is destroyed. On success returns the HWPT the device left, if it was
+    /// this device's own.
+    pub(super) fn switch_to_config(
+        &mut self,
+        config: &F::Stage1,
+    ) -> Result<Option<KernelObject<HwptId>>> {
+        let request = HwptAlloc::nested(self.dev.dev_id(), self.viommu.id(), config);
+        let hwpt = KernelObject::make(self.viommu.iommufd(), |fd| fd.alloc_hwpt(&request))?;
+        self.dev.attach(PtId::Hwpt(hwpt.id()))?; // `hwpt` is destroyed on this error
+        Ok(self.stage1.replace(hwpt))
+    }
+
+    /// Attaches the device to a shared HWPT by replace; on success returns the
+    /// device's own HWPT it left, if any.
+    pub(super) fn switch_to_shared(
+        &mut self,
+        hwpt: HwptId,
+    ) -> Result<Option<KernelObject<HwptId>>> {
+        self.dev.attach(PtId::Hwpt(hwpt))?;
+        Ok(self.stage1.take())
+    }
+}
+
+impl<F: Family, D: Device + core::fmt::Debug> core::fmt::Debug for Binding<F, D> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Binding")
+            .field("dev", &self.dev)
+            .field("vdevice", &self.vdevice.id())
+            .field("virt_id", &self.virt_id)
+            .field("stage1", &self.stage1.as_ref().map(KernelObject::id))
+            .field("viommu", &self.viommu.id())
+            .finish()
+    }
+}

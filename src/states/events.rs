@@ -1,0 +1,115 @@
+//! [`EventQueue`]: a vIOMMU's vEVENTQ, and a decoder for what it reads.
+
+use super::VIommuAllocated;
+use super::object::KernelObject;
+use crate::arch::Family;
+use crate::error::Result;
+use crate::ids::VeventqId;
+use crate::uapi::{IommufdVeventHeader, VeventFlags};
+use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use zerocopy::FromBytes;
+
+/// A vIOMMU's event queue. Reads never block; poll [`as_fd`](AsFd::as_fd) for
+/// readiness. Dropping it closes the fd, then destroys the object.
+pub struct EventQueue<F: Family> {
+    // Field order is teardown order: the kernel refuses to destroy a vEVENTQ whose
+    // fd is open.
+    fd: OwnedFd,
+    object: KernelObject<VeventqId>,
+    viommu: VIommuAllocated<F>,
+}
+
+impl<F: Family> core::fmt::Debug for EventQueue<F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("EventQueue")
+            .field("id", &self.object.id())
+            .field("viommu", &self.viommu.id())
+            .finish()
+    }
+}
+
+impl<F: Family> EventQueue<F> {
+    pub(super) fn new(viommu: VIommuAllocated<F>, depth: u32) -> Result<Self> {
+        let (id, fd) = viommu
+            .iommufd()
+            .alloc_veventq(viommu.id(), F::VEVENTQ_TYPE, depth)?
+            .into_parts();
+        let object = KernelObject::adopt(viommu.iommufd(), id);
+        Ok(Self { fd, object, viommu })
+    }
+
+    /// The kernel id.
+    pub fn id(&self) -> VeventqId {
+        self.object.id()
+    }
+
+    /// Reads as many whole events as fit into `buf` and returns a decoder over them
+    /// (empty when the queue is). A `buf` smaller than one event is refused by the
+    /// kernel (EINVAL).
+    pub fn read<'a>(&self, buf: &'a mut [u8]) -> Result<Events<'a, F>> {
+        let n = rustix::io::read(&self.fd, &mut *buf)
+            .map_err(|e| crate::Error::kernel(crate::Op::QueueRead, e))?;
+        Ok(Events::new(&buf[..n]))
+    }
+}
+
+impl<F: Family> AsFd for EventQueue<F> {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// One item read from a vEVENTQ.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event<R> {
+    /// An event record and its sequence number.
+    Record {
+        /// The kernel's sequence number (wraps at `i32::MAX`); a gap of `d` from the
+        /// previous one means `d - 1` events were lost.
+        sequence: u32,
+        /// The driver's record.
+        record: R,
+    },
+    /// The queue overflowed: events were lost before this point.
+    Lost {
+        /// The sequence number the kernel gave the overflow marker.
+        sequence: u32,
+    },
+}
+
+/// Decodes the bytes of one vEVENTQ read into [`Event`]s, without allocating.
+pub struct Events<'a, F: Family> {
+    bytes: &'a [u8],
+    family: core::marker::PhantomData<F>,
+}
+
+impl<'a, F: Family> Events<'a, F> {
+    /// Decodes `bytes` as read from a vEVENTQ of family `F`.
+    pub fn new(bytes: &'a [u8]) -> Self {
+        Self {
+            bytes,
+            family: core::marker::PhantomData,
+        }
+    }
+}
+
+impl<F: Family> Iterator for Events<'_, F> {
+    type Item = Event<F::Vevent>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let (header, rest) = IommufdVeventHeader::read_from_prefix(self.bytes).ok()?;
+        if VeventFlags::from_bits_retain(header.flags).contains(VeventFlags::LOST_EVENTS) {
+            self.bytes = rest;
+            return Some(Event::Lost {
+                sequence: header.sequence,
+            });
+        }
+        // A truncated record ends the stream (the kernel never writes one).
+        let (record, rest) = F::Vevent::read_from_prefix(rest).ok()?;
+        self.bytes = rest;
+        Some(Event::Record {
+            sequence: header.sequence,
+            record,
+        })
+    }
+}

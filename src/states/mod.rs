@@ -1,0 +1,91 @@
+//! The nested-translation lifecycle as typestates.
+//!
+//! ```text
+//!  IoasReady ──alloc_nest_parent──▶ S2Allocated ──alloc_viommu──▶ VIommuAllocated<F>
+//!   (shared)                          (shared)                       (shared)
+//!                                                                      │ bind(dev, virt_id)
+//!                                                                      ▼
+//!              uninstall / switch_default  ◀──────────  VDeviceBound<F, D> (per device)
+//!   Nested<F, D> ◀────────────── install(guest stage 1) ──┘
+//!     └─ reinstall(new guest stage 1)
+//! ```
+//!
+//! Each transition exists only on the state where it is right, so a vIOMMU before a
+//! stage 2, a vDEVICE before a vIOMMU, or a stage-1 install before a vDEVICE does not
+//! compile. The shared states (IOAS, stage 2, vIOMMU) are cheap handles: clone them
+//! to share, build the next stage from `&self`; each child holds its parent alive,
+//! so whatever the drop order, the kernel objects go children first and nothing is
+//! left busy or leaked. The per-device states consume `self`; a failed transition
+//! returns the original in [`TransitionError`](crate::TransitionError), the device
+//! still attached where it was.
+//!
+//! Construction that fails half way destroys what it made. Drop never panics: it
+//! destroys the object and ignores what the kernel answers; use `try_destroy` where
+//! the answer matters.
+//!
+//! # Phase 1 and Phase 2
+//!
+//! ```no_run
+//! use iommufd::arch::{smmuv3, Smmuv3};
+//! use iommufd::states::IoasReady;
+//! use iommufd::{Access, IommuFd, Iova, MapAt, VfioUnbound};
+//! use std::sync::Arc;
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! // Phase 1, VM boot.
+//! let iommufd = Arc::new(IommuFd::open()?);
+//! let ioas = IoasReady::new(&iommufd)?;
+//! # let ram = rustix::fs::memfd_create("ram", rustix::fs::MemfdFlags::CLOEXEC)?;
+//! # rustix::fs::ftruncate(&ram, 1 << 30)?;
+//! ioas.map_file(rustix::fd::AsFd::as_fd(&ram), 0, 1 << 30, MapAt::Fixed(Iova(0)), Access::READ | Access::WRITE)?;
+//! let dev = VfioUnbound::open("/dev/vfio/devices/vfio0")?.bind(&iommufd).map_err(|e| e.into_parts().1)?;
+//! let s2 = ioas.alloc_nest_parent(&dev)?;
+//! let viommu = s2.alloc_viommu::<Smmuv3>(&dev)?;           // shared by many devices
+//! let bound = viommu.bind(dev, 0x42).map_err(|e| e.into_parts().1)?; // guest SID 0x42, bypass
+//!
+//! // Phase 2, trapped from the guest: it wrote an STE enabling stage 1.
+//! let ste = smmuv3::s1_translate_vste(0x8000_0000);
+//! let nested = match bound.install(&ste) {
+//!     Ok(nested) => nested,
+//!     Err(e) => {
+//!         let (bound, why) = e.into_parts(); // still on bypass
+//!         # let _ = bound;
+//!         return Err(why.into());
+//!     }
+//! };
+//! let bound = nested.uninstall().map_err(|e| e.into_parts().1)?; // guest disabled it
+//! # let _ = bound;
+//! # Ok(()) }
+//! ```
+
+mod binding;
+mod device_state;
+mod events;
+mod ioas_ready;
+mod nested;
+mod object;
+mod s2_allocated;
+mod vdevice_bound;
+mod viommu_allocated;
+
+pub use device_state::{DeviceState, GuestStage1};
+pub use events::{Event, EventQueue, Events};
+pub use ioas_ready::IoasReady;
+pub use nested::Nested;
+pub use s2_allocated::S2Allocated;
+pub use vdevice_bound::VDeviceBound;
+pub use viommu_allocated::VIommuAllocated;
+
+/// A state of the lifecycle. Sealed: the five states are the crate's.
+pub trait State: sealed::Sealed {}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+// Handles cross vCPU and device-model threads: keep them Send + Sync.
+static_assertions::assert_impl_all!(IoasReady: Send, Sync, Clone);
+static_assertions::assert_impl_all!(S2Allocated: Send, Sync, Clone);
+static_assertions::assert_impl_all!(VIommuAllocated<crate::arch::Smmuv3>: Send, Sync, Clone);
+static_assertions::assert_impl_all!(VDeviceBound<crate::arch::Smmuv3, crate::VfioDevice>: Send, Sync);
+static_assertions::assert_impl_all!(Nested<crate::arch::Smmuv3, crate::VfioDevice>: Send, Sync);
+static_assertions::assert_impl_all!(EventQueue<crate::arch::Smmuv3>: Send, Sync);

@@ -1,0 +1,95 @@
+//! [`Nested`]: a device translated by the guest's stage 1 on top of stage 2.
+
+use super::binding::Binding;
+use super::vdevice_bound::no_default;
+use super::{VDeviceBound, sealed};
+use crate::arch::{DefaultStage1, Family};
+use crate::device::Device;
+use crate::error::{Result, TransitionError};
+use crate::ids::{HwptId, VdeviceId};
+
+/// A device attached to its own nested HWPT, made from the guest's stage-1
+/// configuration: the physical IOMMU walks the guest's tables, then stage 2.
+///
+/// Transitions consume it; a failed one gives it back, still attached to the same
+/// HWPT. [`reinstall`](Self::reinstall) follows a guest STE change,
+/// [`uninstall`](Self::uninstall) a guest disabling translation.
+pub struct Nested<F: Family, D: Device> {
+    pub(super) binding: Binding<F, D>,
+}
+
+impl<F: Family, D: Device> sealed::Sealed for Nested<F, D> {}
+impl<F: Family, D: Device> super::State for Nested<F, D> {}
+
+impl<F: Family, D: Device + core::fmt::Debug> core::fmt::Debug for Nested<F, D> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Nested")
+            .field("binding", &self.binding)
+            .finish()
+    }
+}
+
+impl<F: Family, D: Device> Nested<F, D> {
+    /// The device.
+    pub fn device(&self) -> &D {
+        &self.binding.dev
+    }
+
+    /// The vDEVICE's kernel id.
+    pub fn vdevice_id(&self) -> VdeviceId {
+        self.binding.vdevice.id()
+    }
+
+    /// The id the guest knows the device by.
+    pub fn virt_id(&self) -> u64 {
+        self.binding.virt_id
+    }
+
+    /// The vIOMMU.
+    pub fn viommu(&self) -> &super::VIommuAllocated<F> {
+        &self.binding.viommu
+    }
+
+    /// The nested HWPT the device is attached to.
+    pub fn stage1_hwpt(&self) -> Option<HwptId> {
+        self.binding.stage1.as_ref().map(|h| h.id())
+    }
+
+    /// Follows a change of the guest's configuration: allocates a nested HWPT from
+    /// `config`, replaces the attachment, then destroys the old HWPT.
+    pub fn reinstall(mut self, config: &F::Stage1) -> Result<Self, TransitionError<Self>> {
+        match self.binding.switch_to_config(config) {
+            Ok(old) => {
+                drop(old);
+                Ok(self)
+            }
+            Err(e) => Err(TransitionError::new(self, e)),
+        }
+    }
+
+    /// The guest disabled translation: back to the family's initial default
+    /// (bypass), destroying the nested HWPT.
+    pub fn uninstall(self) -> Result<VDeviceBound<F, D>, TransitionError<Self>> {
+        self.switch_default(F::INITIAL)
+    }
+
+    /// Moves the device to a default (bypass or abort), destroying the nested HWPT.
+    pub fn switch_default(
+        mut self,
+        kind: DefaultStage1,
+    ) -> Result<VDeviceBound<F, D>, TransitionError<Self>> {
+        let Some(hwpt) = self.binding.viommu.default_hwpt(kind) else {
+            return Err(TransitionError::new(self, no_default(kind)));
+        };
+        match self.binding.switch_to_shared(hwpt) {
+            Ok(old) => {
+                drop(old);
+                Ok(VDeviceBound {
+                    binding: self.binding,
+                    at: kind,
+                })
+            }
+            Err(e) => Err(TransitionError::new(self, e)),
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! [`S2Allocated`]: the stage-2 (nest-parent) page table, the second state.
+
+use super::object::KernelObject;
+use super::{IoasReady, VIommuAllocated, sealed};
+use crate::arch::Family;
+use crate::device::Device;
+use crate::error::{Error, Result, TransitionError};
+use crate::ids::HwptId;
+use crate::iommufd::{HwptAlloc, IommuFd};
+use std::sync::Arc;
+
+/// A nest-parent HWPT: stage 2 of one physical IOMMU instance, mapping what its IOAS
+/// maps. Shared: clone the handle; vIOMMUs made from it keep it alive.
+///
+/// Next state: [`alloc_viommu`](Self::alloc_viommu) gives a [`VIommuAllocated`].
+#[derive(Debug, Clone)]
+pub struct S2Allocated {
+    inner: Arc<S2Inner>,
+}
+
+// Field order is teardown order: the HWPT goes before the IOAS it references.
+#[derive(Debug)]
+struct S2Inner {
+    hwpt: KernelObject<HwptId>,
+    ioas: IoasReady,
+}
+
+impl sealed::Sealed for S2Allocated {}
+impl super::State for S2Allocated {}
+
+impl S2Allocated {
+    pub(super) fn new(ioas: &IoasReady, dev: &impl Device) -> Result<Self> {
+        let request = HwptAlloc::paging(dev.dev_id(), ioas.id()).nest_parent();
+        let hwpt = KernelObject::make(ioas.iommufd(), |fd| fd.alloc_hwpt(&request))?;
+        Ok(Self {
+            inner: Arc::new(S2Inner {
+                hwpt,
+                ioas: ioas.clone(),
+            }),
+        })
+    }
+
+    /// The kernel id of the nest-parent HWPT.
+    pub fn id(&self) -> HwptId {
+        self.inner.hwpt.id()
+    }
+
+    /// The IOAS behind it.
+    pub fn ioas(&self) -> &IoasReady {
+        &self.inner.ioas
+    }
+
+    /// The iommufd it lives in.
+    pub fn iommufd(&self) -> &Arc<IommuFd> {
+        self.inner.hwpt.fd()
+    }
+
+    /// Allocates a vIOMMU of family `F` on this stage 2 for `dev`'s physical IOMMU,
+    /// with the family's default driver data, and its default stage-1 HWPTs.
+    pub fn alloc_viommu<F: Family>(&self, dev: &impl Device) -> Result<VIommuAllocated<F>> {
+        VIommuAllocated::new(self, dev, F::ViommuData::default())
+    }
+
+    /// [`alloc_viommu`](Self::alloc_viommu) with driver data; what the driver writes
+    /// back is in [`VIommuAllocated::driver_data`].
+    pub fn alloc_viommu_with<F: Family>(
+        &self,
+        dev: &impl Device,
+        data: F::ViommuData,
+    ) -> Result<VIommuAllocated<F>> {
+        VIommuAllocated::new(self, dev, data)
+    }
+
+    /// Destroys the stage 2 now and reports the kernel's answer. Fails, giving the
+    /// handle back, while other handles or children share it, or while a device is
+    /// still attached to it (EBUSY).
+    pub fn try_destroy(self) -> Result<(), TransitionError<Self>> {
+        match Arc::try_unwrap(self.inner) {
+            Ok(S2Inner { hwpt, ioas }) => hwpt.destroy().map_err(|(hwpt, e)| {
+                TransitionError::new(
+                    Self {
+                        inner: Arc::new(S2Inner { hwpt, ioas }),
+                    },
+                    e,
+                )
+            }),
+            Err(inner) => Err(TransitionError::new(
+                Self { inner },
+                Error::StillShared {
+                    what: "stage-2 HWPT",
+                },
+            )),
+        }
+    }
+}

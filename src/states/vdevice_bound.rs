@@ -1,0 +1,139 @@
+//! [`VDeviceBound`]: a device the guest can see, on a shared default stage 1.
+
+use super::binding::Binding;
+use super::object::KernelObject;
+use super::{Nested, VIommuAllocated, sealed};
+use crate::arch::{DefaultStage1, Family};
+use crate::device::Device;
+use crate::error::{Error, Op, Result, TransitionError};
+use crate::ids::{PtId, VdeviceId};
+
+/// A device bound to a vIOMMU (its vDEVICE exists) and attached to one of the
+/// vIOMMU's default stage-1 HWPTs: bypass (the guest has not enabled translation for
+/// it) or abort. Per device: transitions consume it, and a failed one gives it back
+/// unchanged, still attached where it was.
+///
+/// Next state: [`install`](Self::install) a guest stage-1 configuration (for
+/// SMMUv3, the guest's STE) to get a [`Nested`].
+pub struct VDeviceBound<F: Family, D: Device> {
+    pub(super) binding: Binding<F, D>,
+    pub(super) at: DefaultStage1,
+}
+
+impl<F: Family, D: Device> sealed::Sealed for VDeviceBound<F, D> {}
+impl<F: Family, D: Device> super::State for VDeviceBound<F, D> {}
+
+impl<F: Family, D: Device + core::fmt::Debug> core::fmt::Debug for VDeviceBound<F, D> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("VDeviceBound")
+            .field("binding", &self.binding)
+            .field("at", &self.at)
+            .finish()
+    }
+}
+
+impl<F: Family, D: Device> VDeviceBound<F, D> {
+    pub(super) fn new(
+        viommu: VIommuAllocated<F>,
+        dev: D,
+        vdevice: KernelObject<VdeviceId>,
+        virt_id: u64,
+    ) -> Self {
+        Self {
+            binding: Binding {
+                dev,
+                stage1: None,
+                vdevice,
+                virt_id,
+                viommu,
+            },
+            at: F::INITIAL,
+        }
+    }
+
+    /// The device.
+    pub fn device(&self) -> &D {
+        &self.binding.dev
+    }
+
+    /// The vDEVICE's kernel id.
+    pub fn vdevice_id(&self) -> VdeviceId {
+        self.binding.vdevice.id()
+    }
+
+    /// The id the guest knows the device by.
+    pub fn virt_id(&self) -> u64 {
+        self.binding.virt_id
+    }
+
+    /// The vIOMMU.
+    pub fn viommu(&self) -> &VIommuAllocated<F> {
+        &self.binding.viommu
+    }
+
+    /// Which default the device is attached to.
+    pub fn default_stage1(&self) -> DefaultStage1 {
+        self.at
+    }
+
+    /// Installs the guest's stage-1 configuration: allocates a nested HWPT from it,
+    /// then replaces the device's attachment. If the kernel refuses the
+    /// configuration (EIO for a bad vSTE field) or the attach, the device is still on
+    /// its default and comes back in the error.
+    pub fn install(mut self, config: &F::Stage1) -> Result<Nested<F, D>, TransitionError<Self>> {
+        match self.binding.switch_to_config(config) {
+            Ok(_none) => Ok(Nested {
+                binding: self.binding,
+            }),
+            Err(e) => Err(TransitionError::new(self, e)),
+        }
+    }
+
+    /// Moves the device to another default (bypass or abort). Fails, leaving it where
+    /// it was, when the family has no such default.
+    pub fn switch_default(mut self, kind: DefaultStage1) -> Result<Self, TransitionError<Self>> {
+        let Some(hwpt) = self.binding.viommu.default_hwpt(kind) else {
+            return Err(TransitionError::new(self, no_default(kind)));
+        };
+        match self.binding.switch_to_shared(hwpt) {
+            Ok(_none) => {
+                self.at = kind;
+                Ok(self)
+            }
+            Err(e) => Err(TransitionError::new(self, e)),
+        }
+    }
+
+    /// Takes the device away from the guest: attaches it to the stage 2 alone (no
+    /// vIOMMU), destroys its vDEVICE and gives the device back.
+    pub fn unbind(self) -> Result<D, TransitionError<Self>> {
+        let s2 = self.binding.viommu.s2().id();
+        if let Err(e) = self.binding.dev.attach(PtId::Hwpt(s2)) {
+            return Err(TransitionError::new(self, e));
+        }
+        let Binding {
+            dev,
+            stage1,
+            vdevice,
+            viommu,
+            ..
+        } = self.binding;
+        drop(stage1);
+        // Not attached to anything of the vIOMMU any more: destroying the vDEVICE
+        // cannot be refused, and dropping it would destroy it anyway.
+        let _ = vdevice.destroy();
+        drop(viommu);
+        Ok(dev)
+    }
+}
+
+pub(super) fn no_default(kind: DefaultStage1) -> Error {
+    Error::InvalidInput {
+        op: Op::HwptAlloc,
+        field: "kind",
+        reason: match kind {
+            DefaultStage1::Bypass => "this IOMMU family has no bypass stage 1",
+            DefaultStage1::Abort => "this IOMMU family has no abort stage 1",
+        },
+    }
+}

@@ -1,0 +1,214 @@
+//! [`VIommuAllocated`]: a virtual IOMMU and its default stage-1 HWPTs, the third
+//! state.
+
+use super::events::EventQueue;
+use super::object::KernelObject;
+use super::{S2Allocated, VDeviceBound, sealed};
+use crate::arch::{DefaultStage1, Family};
+use crate::device::Device;
+use crate::error::{Error, Result, TransitionError};
+use crate::ids::{HwptId, PtId, ViommuId};
+use crate::iommufd::{HwInfo, HwptAlloc, IommuFd};
+use std::marker::PhantomData;
+use std::sync::Arc;
+use zerocopy::IntoBytes;
+
+/// A vIOMMU of family `F` on a stage 2, with the family's default stage-1 HWPTs
+/// (bypass, abort) made once. Shared by every device behind the same physical IOMMU:
+/// clone the handle; [`bind`](Self::bind) makes a device visible to the guest.
+///
+/// [`invalidate`](Self::invalidate) takes `&self` and may be called from several
+/// vCPU threads at once.
+pub struct VIommuAllocated<F: Family> {
+    inner: Arc<ViommuInner<F>>,
+}
+
+// Field order is teardown order: default HWPTs, then the vIOMMU, then its stage 2.
+struct ViommuInner<F: Family> {
+    defaults: [Option<KernelObject<HwptId>>; 2],
+    viommu: KernelObject<ViommuId>,
+    data: F::ViommuData,
+    s2: S2Allocated,
+    family: PhantomData<F>,
+}
+
+impl<F: Family> Clone for VIommuAllocated<F> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: Arc::clone(&self.inner),
+        }
+    }
+}
+
+impl<F: Family> core::fmt::Debug for VIommuAllocated<F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("VIommuAllocated")
+            .field("family", &F::NAME)
+            .field("id", &self.id())
+            .field("s2", &self.inner.s2.id())
+            .field("bypass", &self.default_hwpt(DefaultStage1::Bypass))
+            .field("abort", &self.default_hwpt(DefaultStage1::Abort))
+            .finish()
+    }
+}
+
+impl<F: Family> sealed::Sealed for VIommuAllocated<F> {}
+impl<F: Family> super::State for VIommuAllocated<F> {}
+
+impl<F: Family> VIommuAllocated<F> {
+    pub(super) fn new(
+        s2: &S2Allocated,
+        dev: &impl Device,
+        mut data: F::ViommuData,
+    ) -> Result<Self> {
+        let fd = s2.iommufd();
+        let viommu = KernelObject::make(fd, |fd| {
+            fd.alloc_viommu_raw(F::VIOMMU_TYPE, dev.dev_id(), s2.id(), data.as_mut_bytes())
+        })?;
+        // Each default made so far is destroyed by `?` if a later one fails.
+        let mut defaults = [None, None];
+        for kind in DefaultStage1::ALL {
+            if let Some(config) = F::default_stage1(kind) {
+                let request = HwptAlloc::nested(dev.dev_id(), viommu.id(), &config);
+                defaults[kind.index()] =
+                    Some(KernelObject::make(fd, |fd| fd.alloc_hwpt(&request))?);
+            }
+        }
+        Ok(Self {
+            inner: Arc::new(ViommuInner {
+                defaults,
+                viommu,
+                data,
+                s2: s2.clone(),
+                family: PhantomData,
+            }),
+        })
+    }
+
+    /// The kernel id.
+    pub fn id(&self) -> ViommuId {
+        self.inner.viommu.id()
+    }
+
+    /// The stage 2 it sits on.
+    pub fn s2(&self) -> &S2Allocated {
+        &self.inner.s2
+    }
+
+    /// The iommufd it lives in.
+    pub fn iommufd(&self) -> &Arc<IommuFd> {
+        self.inner.viommu.fd()
+    }
+
+    /// The driver data as the kernel left it after allocation.
+    pub fn driver_data(&self) -> &F::ViommuData {
+        &self.inner.data
+    }
+
+    /// The HWPT of a default stage-1 configuration, if the family has it.
+    pub fn default_hwpt(&self, kind: DefaultStage1) -> Option<HwptId> {
+        self.inner.defaults[kind.index()]
+            .as_ref()
+            .map(KernelObject::id)
+    }
+
+    /// Makes `dev` visible to the guest as `virt_id` (for SMMUv3 the guest's
+    /// StreamID): allocates its vDEVICE and attaches it to the family's initial
+    /// default (bypass: stage 2 only). On failure the device comes back as it was.
+    pub fn bind<D: Device>(
+        &self,
+        dev: D,
+        virt_id: u64,
+    ) -> Result<VDeviceBound<F, D>, TransitionError<D>> {
+        let Some(initial) = self.default_hwpt(F::INITIAL) else {
+            let e = Error::kernel(crate::Op::HwptAlloc, rustix::io::Errno::OPNOTSUPP);
+            return Err(TransitionError::new(dev, e));
+        };
+        let vdevice = match KernelObject::make(self.iommufd(), |fd| {
+            fd.alloc_vdevice(self.id(), dev.dev_id(), virt_id)
+        }) {
+            Ok(v) => v,
+            Err(e) => return Err(TransitionError::new(dev, e)),
+        };
+        if let Err(e) = dev.attach(PtId::Hwpt(initial)) {
+            drop(vdevice);
+            return Err(TransitionError::new(dev, e));
+        }
+        Ok(VDeviceBound::new(self.clone(), dev, vdevice, virt_id))
+    }
+
+    /// Forwards guest invalidation requests to the hardware in one ioctl, without
+    /// copying or allocating. See [`IommuFd::invalidate`].
+    pub fn invalidate(&self, entries: &[F::Invalidation]) -> Result<()> {
+        self.iommufd().invalidate(self.id(), entries)
+    }
+
+    /// Allocates the vIOMMU's event queue, holding up to `depth` events.
+    pub fn alloc_event_queue(&self, depth: u32) -> Result<EventQueue<F>> {
+        EventQueue::new(self.clone(), depth)
+    }
+
+    /// Reads `dev`'s IOMMU information in the family's format, to check that the
+    /// physical IOMMU can back the virtual one the VMM presents.
+    pub fn hw_info(&self, dev: &impl Device) -> Result<(F::HwInfo, HwInfo)> {
+        self.iommufd().hw_info::<F::HwInfo>(dev.dev_id())
+    }
+
+    /// Destroys the vIOMMU and its defaults now and reports the kernel's answer.
+    /// Fails, giving the handle back, while other handles or devices share it (or
+    /// while an event queue or HW queue made outside this crate holds the vIOMMU; the
+    /// handle then has no defaults left).
+    pub fn try_destroy(self) -> Result<(), TransitionError<Self>> {
+        let inner = match Arc::try_unwrap(self.inner) {
+            Ok(inner) => inner,
+            Err(inner) => {
+                return Err(TransitionError::new(
+                    Self { inner },
+                    Error::StillShared { what: "vIOMMU" },
+                ));
+            }
+        };
+        let ViommuInner {
+            mut defaults,
+            viommu,
+            data,
+            s2,
+            family,
+        } = inner;
+        for slot in defaults.iter_mut() {
+            if let Some(hwpt) = slot.take() {
+                if let Err((hwpt, e)) = hwpt.destroy() {
+                    *slot = Some(hwpt);
+                    let inner = ViommuInner {
+                        defaults,
+                        viommu,
+                        data,
+                        s2,
+                        family,
+                    };
+                    return Err(TransitionError::new(
+                        Self {
+                            inner: Arc::new(inner),
+                        },
+                        e,
+                    ));
+                }
+            }
+        }
+        viommu.destroy().map_err(|(viommu, e)| {
+            let inner = ViommuInner {
+                defaults,
+                viommu,
+                data,
+                s2,
+                family,
+            };
+            TransitionError::new(
+                Self {
+                    inner: Arc::new(inner),
+                },
+                e,
+            )
+        })
+    }
+}
