@@ -186,6 +186,9 @@ impl Error {
 
     /// The documented case this error falls in.
     pub fn kind(&self) -> ErrorKind {
+        if let Error::StillShared { .. } = self {
+            return ErrorKind::Busy;
+        }
         let Some(errno) = self.errno() else {
             return ErrorKind::CrateValidation;
         };

@@ -9,7 +9,9 @@
 
 mod common;
 mod destroy_and_options;
+mod fail_nth;
 mod faults_and_events;
 mod hwpt;
 mod ioas;
+mod lifecycle;
 mod viommu;
