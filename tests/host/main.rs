@@ -4,4 +4,5 @@
 
 mod encoding;
 mod errors;
+mod misuse;
 mod validation;
