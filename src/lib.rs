@@ -24,46 +24,66 @@
 //!
 //! # Layers of this crate
 //!
-//! - [`uapi`]: `#[repr(C)]` zerocopy mirrors of Linux 7.3's `iommufd.h` and the VFIO
-//!   cdev structs, checked against the real header by `rig/header-check.sh`.
+//! - [`states`]: the lifecycle as typestates, the layer a VMM uses:
+//!   [`IoasReady`](states::IoasReady) -> [`S2Allocated`](states::S2Allocated) ->
+//!   [`VIommuAllocated`](states::VIommuAllocated) ->
+//!   [`VDeviceBound`](states::VDeviceBound) -> [`Nested`](states::Nested). Wrong
+//!   orders do not compile; teardown is right by construction.
+//! - [`arch`]: the IOMMU families ([`arch::Smmuv3`], and the kernel's mock with the
+//!   `mock` feature) and their payload types.
 //! - [`IommuFd`]: one method per kernel command, with typed ids ([`IoasId`],
 //!   [`HwptId`], [`ViommuId`], ...) so one kind of object can never be passed for
-//!   another, and arguments checked before the syscall
-//!   ([`Error::InvalidInput`] names the field).
+//!   another, and arguments checked before the syscall ([`Error::InvalidInput`]
+//!   names the field). For what the typestates do not cover.
 //! - [`device`]: devices bound to the iommufd; [`VfioDevice`] for VFIO cdevs.
-//! - [`payload`]: traits tying driver payloads (HWPT data, invalidation entries,
-//!   hw_info, vIOMMU data, vEVENT records) to their uAPI type numbers.
+//! - [`uapi`]: `#[repr(C)]` zerocopy mirrors of Linux 7.3's `iommufd.h` and the VFIO
+//!   cdev structs, checked against the real header by `rig/header-check.sh`.
+//! - [`payload`]: traits tying driver payloads to their uAPI type numbers.
 //! - `mock` (feature `mock`): the kernel's mock IOMMU, for tests.
 //!
 //! All `unsafe` code lives in one private module, one `// SAFETY:` line per block.
 //! Mapping process memory for DMA ([`IommuFd::map_user`]) is an `unsafe fn`; mapping
 //! a memfd ([`IommuFd::map_file`]) is the safe way to give devices guest RAM.
 //!
-//! # Phase 1 at VM boot, with ids
+//! # A VM's vIOMMU, start to end
 //!
 //! ```no_run
-//! use iommufd::{Access, Device, HwptAlloc, IommuFd, Iova, MapAt, VfioUnbound};
+//! use iommufd::arch::{smmuv3, DefaultStage1, Smmuv3};
+//! use iommufd::states::{DeviceState, GuestStage1, IoasReady};
+//! use iommufd::{Access, IommuFd, Iova, MapAt, VfioUnbound};
+//! use std::sync::Arc;
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! let iommufd = IommuFd::open()?;
-//! let ioas = iommufd.alloc_ioas()?;
-//! // Guest RAM lives in a memfd: map it at guest physical 0 for stage 2.
+//! // Phase 1, VM boot: guest RAM in a memfd, mapped at guest physical 0 for stage 2.
+//! let iommufd = Arc::new(IommuFd::open()?);
 //! let ram = rustix::fs::memfd_create("guest-ram", rustix::fs::MemfdFlags::CLOEXEC)?;
 //! rustix::fs::ftruncate(&ram, 1 << 30)?;
-//! iommufd.map_file(ioas, rustix::fd::AsFd::as_fd(&ram), 0, 1 << 30, MapAt::Fixed(Iova(0)),
+//! let ioas = IoasReady::new(&iommufd)?;
+//! ioas.map_file(rustix::fd::AsFd::as_fd(&ram), 0, 1 << 30, MapAt::Fixed(Iova(0)),
 //!     Access::READ | Access::WRITE)?;
-//! // Bind a VFIO device and make its stage 2.
 //! let dev = VfioUnbound::open("/dev/vfio/devices/vfio0")?
 //!     .bind(&iommufd)
 //!     .map_err(|e| e.into_parts().1)?;
-//! let s2 = iommufd.alloc_hwpt(&HwptAlloc::paging(dev.dev_id(), ioas).nest_parent())?;
-//! dev.attach(s2.into())?;
-//! // ARM SMMUv3 vIOMMU (no driver data), and the device as guest StreamID 0x42.
-//! let viommu = iommufd.alloc_viommu_raw(iommufd::uapi::IOMMU_VIOMMU_TYPE_ARM_SMMUV3,
-//!     dev.dev_id(), s2, &mut [])?;
-//! let vdev = iommufd.alloc_vdevice(viommu, dev.dev_id(), 0x42)?;
-//! # let _ = vdev;
+//! let s2 = ioas.alloc_nest_parent(&dev)?;
+//! let viommu = s2.alloc_viommu::<Smmuv3>(&dev)?; // bypass and abort vSTEs made once
+//! let bound = viommu.bind(dev, 0x42).map_err(|e| e.into_parts().1)?; // on bypass
+//!
+//! // Phase 2: the VMM keeps the device in a DeviceState and applies what the guest
+//! // writes into its STE.
+//! let mut device = DeviceState::from(bound);
+//! let ste = smmuv3::s1_translate_vste(0x8000_0000);
+//! device = match device.apply(GuestStage1::Translate(&ste)) {
+//!     Ok(nested) => nested,
+//!     // Refused (EIO for a bad vSTE field): the device is where it was; report
+//!     // the error to the guest.
+//!     Err(e) => e.into_value(),
+//! };
+//! device = device.apply(GuestStage1::Default(DefaultStage1::Abort)).map_err(|e| e.into_parts().1)?;
+//! # let _ = device;
 //! # Ok(()) }
 //! ```
+//!
+//! `rig/walkthrough.sh` runs the same story against the kernel's mock IOMMU and
+//! prints each step.
 //!
 //! # Errors
 //!
