@@ -411,3 +411,80 @@ fn drop_never_panics_when_the_kernel_already_destroyed_things() {
     drop((viommu, s2));
     ioas.try_destroy().unwrap();
 }
+
+#[test]
+#[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
+fn one_viommu_serves_many_devices_and_vcpu_threads() {
+    let fd = open();
+    let ioas = IoasReady::new(&fd).unwrap();
+    let devs: Vec<MockDevice> = (0..3)
+        .map(|_| MockDevice::new(&fd, ioas.id()).unwrap())
+        .collect();
+    let s2 = ioas.alloc_nest_parent(&devs[0]).unwrap();
+    let viommu = s2.alloc_viommu::<Selftest>(&devs[0]).unwrap();
+    // A second vIOMMU on the same IOAS (in hardware: another SMMU instance) through
+    // its own stage 2.
+    let s2b = ioas.alloc_nest_parent(&devs[0]).unwrap();
+    let viommu_b = s2b.alloc_viommu::<Selftest>(&devs[0]).unwrap();
+    assert_ne!(viommu.id(), viommu_b.id());
+
+    let nested: Vec<_> = devs
+        .into_iter()
+        .enumerate()
+        .map(|(i, dev)| {
+            let bound = viommu
+                .bind(dev, 0x10 + i as u64)
+                .map_err(|e| e.into_parts().1)
+                .unwrap();
+            bound
+                .install(&stage1(0x100 + i as u32))
+                .map_err(|e| e.into_parts().1)
+                .unwrap()
+        })
+        .collect();
+    // Each device got its own stage 1 on the shared vIOMMU.
+    for (i, n) in nested.iter().enumerate() {
+        fd.check_iotlb(n.stage1_hwpt().unwrap(), 0, 0x100 + i as u32)
+            .unwrap();
+    }
+
+    // vCPU threads invalidate through &VIommuAllocated at once.
+    std::thread::scope(|scope| {
+        for (i, n) in nested.iter().enumerate() {
+            let viommu = &viommu;
+            scope.spawn(move || {
+                let virt_id = n.virt_id() as u32;
+                for cache_id in 0..MOCK_DEV_CACHE_NUM {
+                    viommu
+                        .invalidate(&[IommuViommuInvalidateSelftest {
+                            flags: 0,
+                            vdev_id: virt_id,
+                            cache_id,
+                        }])
+                        .unwrap();
+                }
+                assert_eq!(virt_id, 0x10 + i as u32);
+            });
+        }
+    });
+    for n in &nested {
+        for cache_id in 0..MOCK_DEV_CACHE_NUM {
+            n.device().check_cache(cache_id, 0).unwrap();
+        }
+    }
+    // The shared vIOMMU outlives any one device; the last one out lets it go.
+    let viommu_id = viommu.id();
+    drop(viommu);
+    drop(s2);
+    assert_attached_viommu(&fd, viommu_id);
+    drop(nested);
+    assert_kind(fd.destroy(viommu_id), ErrorKind::NotFound);
+    drop((viommu_b, s2b));
+    ioas.try_destroy().unwrap();
+}
+
+/// The vIOMMU still exists and is referenced (EBUSY, not ENOENT).
+#[track_caller]
+fn assert_attached_viommu(fd: &IommuFd, viommu: iommufd::ViommuId) {
+    assert_kind(fd.destroy(viommu), ErrorKind::Busy);
+}
