@@ -23,8 +23,8 @@ common=(flex bison bc libelf-dev libssl-dev cpio busybox-static libcap-dev make 
 backported=()
 case "$tier" in
     x86) backported+=(qemu-system-x86) ;;
-    arm64) backported+=(qemu-system-arm qemu-efi-aarch64); common+=(gcc-aarch64-linux-gnu) ;;
-    all) backported+=(qemu-system-x86 qemu-system-arm qemu-efi-aarch64); common+=(gcc-aarch64-linux-gnu) ;;
+    arm64) backported+=(qemu-system-arm qemu-efi-aarch64); common+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
+    all) backported+=(qemu-system-x86 qemu-system-arm qemu-efi-aarch64); common+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross) ;;
     *) die "unknown tier '$tier' (x86, arm64 or all)" ;;
 esac
 

@@ -6,6 +6,11 @@
 //! word 0 and S1DSS, S1CIR, S1COR, S1CSH, S1STALLD, EATS in word 1, and Config values
 //! abort, bypass and stage-1 translate only; anything else is EIO.
 
+pub mod command;
+mod event;
+
+pub use event::{Event, EventId};
+
 use super::{DefaultStage1, Family, sealed};
 use crate::uapi::{
     IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, IommuHwInfoArmSmmuv3,

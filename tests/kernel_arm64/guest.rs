@@ -1,0 +1,339 @@
+//! What the tests need around the crate: the VFIO region accesses a VMM takes from
+//! other crates, QEMU's edu device as a DMA engine, guest RAM in a memfd, and the
+//! guest's side of stage 1 (page tables and a context descriptor), written into that
+//! RAM the way a guest kernel would.
+
+#![allow(unsafe_code)] // VFIO region ioctl, mmap of guest RAM, DMA
+
+use iommufd::arch::smmuv3;
+use iommufd::states::IoasReady;
+use iommufd::uapi::IommuHwptArmSmmuv3;
+use iommufd::{Access, Iova, MapAt, VfioUnbound};
+use rustix::fd::{AsFd, OwnedFd};
+use std::os::unix::fs::FileExt;
+use std::time::{Duration, Instant};
+
+/// The VFIO device cdevs of the guest (QEMU's edu devices, bound to vfio-pci by
+/// /init), in order.
+pub fn vfio_devices() -> Vec<String> {
+    let mut paths: Vec<String> = std::fs::read_dir("/dev/vfio/devices")
+        .expect("/dev/vfio/devices must exist in the arm64 tier")
+        .map(|e| e.unwrap().path().display().to_string())
+        .collect();
+    paths.sort();
+    assert!(
+        !paths.is_empty(),
+        "no VFIO device: is the edu device on vfio-pci?"
+    );
+    paths
+}
+
+pub fn open_device(index: usize) -> VfioUnbound {
+    VfioUnbound::open(&vfio_devices()[index]).unwrap()
+}
+
+/// `struct vfio_region_info`.
+#[repr(C)]
+#[derive(Default)]
+struct RegionInfo {
+    argsz: u32,
+    flags: u32,
+    index: u32,
+    cap_offset: u32,
+    size: u64,
+    offset: u64,
+}
+
+const VFIO_DEVICE_GET_REGION_INFO: rustix::ioctl::Opcode =
+    rustix::ioctl::opcode::none(b';', 100 + 8);
+const BAR0: u32 = 0;
+const CONFIG: u32 = 7;
+
+/// Offset of a VFIO region in the device fd.
+fn region_offset(dev: &impl AsFd, index: u32) -> u64 {
+    let mut info = RegionInfo {
+        argsz: size_of::<RegionInfo>() as u32,
+        index,
+        ..Default::default()
+    };
+    // SAFETY: VFIO_DEVICE_GET_REGION_INFO takes struct vfio_region_info, which holds
+    // no pointer; argsz says how much the kernel may write.
+    unsafe {
+        rustix::ioctl::ioctl(
+            dev,
+            rustix::ioctl::Updater::<VFIO_DEVICE_GET_REGION_INFO, RegionInfo>::new(&mut info),
+        )
+    }
+    .unwrap();
+    info.offset
+}
+
+/// QEMU's edu device (docs/specs/edu.rst) as a DMA engine behind the SMMU.
+pub struct Edu {
+    file: std::fs::File,
+    bar0: u64,
+}
+
+/// edu's own buffer, in its DMA address space.
+pub const EDU_BUFFER: u64 = 0x40000;
+
+impl Edu {
+    /// Enables bus mastering and memory decoding (vfio-pci leaves them off).
+    pub fn new(dev: &impl AsFd) -> Self {
+        let fd: OwnedFd = dev.as_fd().try_clone_to_owned().unwrap();
+        let file = std::fs::File::from(fd);
+        let config = region_offset(dev, CONFIG);
+        let mut command = [0u8; 2];
+        file.read_exact_at(&mut command, config + 4).unwrap();
+        let value = u16::from_le_bytes(command) | 0x6;
+        file.write_all_at(&value.to_le_bytes(), config + 4).unwrap();
+        Self {
+            file,
+            bar0: region_offset(dev, BAR0),
+        }
+    }
+
+    fn write64(&self, reg: u64, value: u64) {
+        self.file
+            .write_all_at(&value.to_le_bytes(), self.bar0 + reg)
+            .unwrap();
+    }
+
+    fn read64(&self, reg: u64) -> u64 {
+        let mut b = [0u8; 8];
+        self.file.read_exact_at(&mut b, self.bar0 + reg).unwrap();
+        u64::from_le_bytes(b)
+    }
+
+    /// Copies `count` bytes with edu's DMA engine and waits for it: from `src` to
+    /// `dst`, one of which is [`EDU_BUFFER`], the other an IOVA.
+    pub fn dma(&self, src: u64, dst: u64, count: u64) {
+        let to_ram = dst != EDU_BUFFER;
+        self.write64(0x80, src);
+        self.write64(0x88, dst);
+        self.write64(0x90, count);
+        self.write64(0x98, 0x1 | if to_ram { 0x2 } else { 0 });
+        let start = Instant::now();
+        // edu starts each copy from a 100 ms timer; a faulting copy ends too.
+        while self.read64(0x98) & 0x1 != 0 {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "edu DMA did not finish"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Guest physical base of the guest RAM the tests map (above 4 GiB, like real RAM).
+pub const RAM_IPA: u64 = 0x10_0000_0000;
+pub const RAM_SIZE: usize = 4 << 20;
+pub const PAGE: u64 = 4096;
+
+/// Guest RAM: a memfd mapped in the IOAS at [`RAM_IPA`] (stage 2) and in this
+/// process, so the test can play the guest writing its tables.
+pub struct GuestRam {
+    _memfd: OwnedFd,
+    ptr: *mut u8,
+}
+
+// SAFETY: the mapping is plain shared memory; the tests access it from one thread.
+unsafe impl Send for GuestRam {}
+
+impl GuestRam {
+    pub fn new(ioas: &IoasReady) -> Self {
+        let memfd = rustix::fs::memfd_create("guest-ram", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
+        rustix::fs::ftruncate(&memfd, RAM_SIZE as u64).unwrap();
+        // SAFETY: a fresh shared mapping of the memfd, unmapped in Drop.
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                RAM_SIZE,
+                rustix::mm::ProtFlags::READ | rustix::mm::ProtFlags::WRITE,
+                rustix::mm::MapFlags::SHARED,
+                &memfd,
+                0,
+            )
+        }
+        .unwrap()
+        .cast::<u8>();
+        ioas.map_file(
+            memfd.as_fd(),
+            0,
+            RAM_SIZE as u64,
+            MapAt::Fixed(Iova(RAM_IPA)),
+            Access::READ | Access::WRITE,
+        )
+        .unwrap();
+        Self { _memfd: memfd, ptr }
+    }
+
+    fn offset(ipa: u64) -> usize {
+        assert!(
+            (RAM_IPA..RAM_IPA + RAM_SIZE as u64).contains(&ipa),
+            "{ipa:#x} outside guest RAM"
+        );
+        (ipa - RAM_IPA) as usize
+    }
+
+    pub fn write_u64(&self, ipa: u64, value: u64) {
+        // SAFETY: inside the mapping (checked), 8-byte aligned by construction.
+        unsafe {
+            self.ptr
+                .add(Self::offset(ipa))
+                .cast::<u64>()
+                .write_volatile(value.to_le())
+        }
+    }
+
+    pub fn read_u64(&self, ipa: u64) -> u64 {
+        // SAFETY: inside the mapping (checked).
+        u64::from_le(unsafe {
+            self.ptr
+                .add(Self::offset(ipa))
+                .cast::<u64>()
+                .read_volatile()
+        })
+    }
+
+    pub fn fill(&self, ipa: u64, len: usize, byte: u8) {
+        let o = Self::offset(ipa);
+        assert!(o + len <= RAM_SIZE);
+        // SAFETY: inside the mapping (checked).
+        unsafe { std::ptr::write_bytes(self.ptr.add(o), byte, len) }
+    }
+
+    pub fn bytes(&self, ipa: u64, len: usize) -> Vec<u8> {
+        let o = Self::offset(ipa);
+        assert!(o + len <= RAM_SIZE);
+        // SAFETY: inside the mapping (checked); a copy, so DMA cannot race a borrow.
+        unsafe { std::slice::from_raw_parts(self.ptr.add(o), len).to_vec() }
+    }
+}
+
+impl Drop for GuestRam {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in new().
+        let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), RAM_SIZE) };
+    }
+}
+
+/// The guest's stage 1: a 4-level, 4 KiB-granule AArch64 table and one context
+/// descriptor, all in guest RAM. Layout (guest physical): tables from RAM_IPA, the CD
+/// after them, data pages from [`DATA_IPA`].
+pub struct Stage1<'a> {
+    ram: &'a GuestRam,
+    next_table: u64,
+    root: u64,
+    pub asid: u16,
+}
+
+pub const CD_IPA: u64 = RAM_IPA + 0xf_f000;
+pub const DATA_IPA: u64 = RAM_IPA + 0x10_0000;
+
+const DESC_VALID_TABLE: u64 = 0b11;
+const PAGE_AF: u64 = 1 << 10;
+const PAGE_SH_INNER: u64 = 0b11 << 8;
+const PAGE_AP_RW: u64 = 0b01 << 6;
+const ADDR_MASK: u64 = ((1 << 48) - 1) & !0xfff;
+
+impl<'a> Stage1<'a> {
+    pub fn new(ram: &'a GuestRam, asid: u16) -> Self {
+        let root = RAM_IPA;
+        ram.fill(root, PAGE as usize, 0);
+        let s = Self {
+            ram,
+            next_table: RAM_IPA + PAGE,
+            root,
+            asid,
+        };
+        s.write_cd(true);
+        s
+    }
+
+    /// Writes the context descriptor: V (or not), AArch64, 48-bit input (T0SZ 16),
+    /// 4 KiB granule, write-back inner shareable walks, 44-bit IPS, EPD1, R, A, ASET,
+    /// the ASID, TTB0 and MAIR0 (attribute 0: normal write-back memory).
+    pub fn write_cd(&self, valid: bool) {
+        let t0sz = 16u64;
+        let irgn0 = 0b01 << 8;
+        let orgn0 = 0b01 << 10;
+        let sh0 = 0b11 << 12;
+        let epd1 = 1 << 30;
+        let v = if valid { 1 << 31 } else { 0 };
+        let ips_44 = 0b100 << 32;
+        let aa64 = 1 << 41;
+        let r = 1 << 45;
+        let a = 1 << 46;
+        let aset = 1 << 47;
+        let word0 = t0sz
+            | irgn0
+            | orgn0
+            | sh0
+            | epd1
+            | v
+            | ips_44
+            | aa64
+            | r
+            | a
+            | aset
+            | (u64::from(self.asid) << 48);
+        self.ram.fill(CD_IPA, 64, 0);
+        self.ram.write_u64(CD_IPA, word0);
+        self.ram
+            .write_u64(CD_IPA + 8, self.root & (((1 << 52) - 1) & !0xf));
+        self.ram.write_u64(CD_IPA + 24, 0xff);
+    }
+
+    fn alloc_table(&mut self) -> u64 {
+        let t = self.next_table;
+        assert!(t < CD_IPA, "out of table pages");
+        self.next_table += PAGE;
+        self.ram.fill(t, PAGE as usize, 0);
+        t
+    }
+
+    /// Maps the 4 KiB page at `iova` to guest physical `ipa` (replacing any mapping).
+    pub fn map(&mut self, iova: u64, ipa: u64) {
+        let mut table = self.root;
+        for level in 0..3 {
+            let index = (iova >> (39 - 9 * level)) & 0x1ff;
+            let slot = table + index * 8;
+            let entry = self.ram.read_u64(slot);
+            table = if entry & 0b11 == DESC_VALID_TABLE {
+                entry & ADDR_MASK
+            } else {
+                let next = self.alloc_table();
+                self.ram.write_u64(slot, next | DESC_VALID_TABLE);
+                next
+            };
+        }
+        let slot = table + ((iova >> 12) & 0x1ff) * 8;
+        self.ram.write_u64(
+            slot,
+            (ipa & ADDR_MASK) | PAGE_AF | PAGE_SH_INNER | PAGE_AP_RW | DESC_VALID_TABLE,
+        );
+    }
+
+    /// Removes the mapping of the page at `iova`.
+    pub fn unmap(&mut self, iova: u64) {
+        let mut table = self.root;
+        for level in 0..3 {
+            let entry = self
+                .ram
+                .read_u64(table + ((iova >> (39 - 9 * level)) & 0x1ff) * 8);
+            assert_eq!(entry & 0b11, DESC_VALID_TABLE, "{iova:#x} was not mapped");
+            table = entry & ADDR_MASK;
+        }
+        self.ram.write_u64(table + ((iova >> 12) & 0x1ff) * 8, 0);
+    }
+
+    /// The guest's STE for this stage 1: V, Config = stage-1 translate, linear CD
+    /// table of one entry at [`CD_IPA`], walks write-back read-allocate, inner
+    /// shareable.
+    pub fn vste(&self) -> IommuHwptArmSmmuv3 {
+        let word0 = smmuv3::s1_translate_vste(CD_IPA).ste[0].get();
+        let (cir_wbra, cor_wbra, csh_inner) = (0b01 << 2, 0b01 << 4, 0b11 << 6);
+        smmuv3::vste(word0, cir_wbra | cor_wbra | csh_inner)
+    }
+}
