@@ -12,4 +12,5 @@ export RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static"
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="$RIG_DIR/guest-runner-arm64.sh"
 cd "$REPO_DIR"
-exec cargo test --target "$target" --test kernel_arm64 -- --include-ignored "$@"
+# One test at a time: they share the guest's two VFIO devices.
+exec cargo test --target "$target" --test kernel_arm64 -- --include-ignored --test-threads=1 "$@"

@@ -30,7 +30,7 @@ fi
 for p in "${patches[@]}"; do
     [ -f "$p" ] || continue
     log "applying $(basename "$p")"
-    bash "$p" "$build" || die "patch $(basename "$p") failed on $version"
+    bash "$p" "$build" >&2 || die "patch $(basename "$p") failed on $version"
 done
 
 mk() { make -C "$build" ARCH=$arch ${cross:+CROSS_COMPILE=$cross} "$@"; }

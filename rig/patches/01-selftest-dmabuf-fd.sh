@@ -12,7 +12,7 @@ bug = "\trc = dma_buf_fd(dmabuf, open_flags);\n\tif (rc < 0) {\n\t\tdma_buf_put(
 if bug in src:
     src = src.replace(bug, bug[: -len("\treturn 0;\n")] + "\treturn rc;\n")
     open(path, "w").write(src)
-    print("patched iommufd_test_dmabuf_get")
+    print("patched iommufd_test_dmabuf_get", file=sys.stderr)
 else:
-    print("dmabuf fd patch not needed")
+    print("dmabuf fd patch not needed", file=sys.stderr)
 PY
