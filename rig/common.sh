@@ -18,3 +18,27 @@ need_cmd() {
 }
 
 mkdir -p "$RIG_CACHE"
+
+# guest_cargo_env TIER: installs what the tier needs, builds or reuses its kernel and
+# sets cargo up to build static binaries for it and run them in its guest.
+guest_cargo_env() {
+    local tier=$1
+    "$RIG_DIR/install-deps.sh" "$tier"
+    "$RIG_DIR/build-kernel.sh" "$tier" >/dev/null
+    export RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static"
+    case "$tier" in
+        x86)
+            GUEST_TARGET=x86_64-unknown-linux-gnu
+            export CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUNNER="$RIG_DIR/guest-runner-x86.sh"
+            ;;
+        arm64)
+            GUEST_TARGET=aarch64-unknown-linux-gnu
+            rustup target list --installed 2>/dev/null | grep -qx "$GUEST_TARGET" || rustup target add "$GUEST_TARGET" >&2 \
+                || die "cannot install the $GUEST_TARGET standard library with rustup"
+            export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+            export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="$RIG_DIR/guest-runner-arm64.sh"
+            ;;
+        *) die "unknown tier '$tier'" ;;
+    esac
+    cd "$REPO_DIR"
+}
