@@ -43,7 +43,7 @@ boot() {
     set +e
     timeout "$timeout_s" qemu-system-aarch64 "${machine[@]}" -kernel "$kernel" -initrd "$1" \
         -append "$append" </dev/null 2>&1 | tr -d '\r' | tee "$2" \
-        | sed -e 's/\x1bc//g' -e 's/\x1b\[[0-9;?]*[a-zA-Z]//g' \
+        | sed -e 's/\x1bc//g' -e 's/\x1b\[[0-9;?=]*[a-zA-Z]//g' \
         | grep -v -e 'IOMMUFD-RIG-EXIT=' -e '^IORT-HEX:' -e 'EFI stub:' -e '^UEFI firmware' -e '^BdsDxe:' -e '^\s*$'
     local status=${PIPESTATUS[0]}
     set -e

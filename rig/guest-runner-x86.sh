@@ -57,7 +57,7 @@ set +e
 timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -m 2G -smp 2 -nographic -no-reboot \
     -nic none -kernel "$kernel" -initrd "$work/initrd.gz" \
     -append "console=ttyS0 panic=-1 panic_on_warn=1 quiet" </dev/null 2>&1 \
-    | tr -d "\r" | tee "$console" | sed -e "s/\x1bc//g" -e "s/\x1b\[[0-9;?]*[a-zA-Z]//g" | grep -v -e "IOMMUFD-RIG-EXIT=" -e "SeaBIOS (version" -e "Booting from ROM" -e "reboot: Restarting system"
+    | tr -d "\r" | tee "$console" | sed -e "s/\x1bc//g" -e "s/\x1b\[[0-9;?=]*[a-zA-Z]//g" | grep -v -e "IOMMUFD-RIG-EXIT=" -e "SeaBIOS (version" -e "Booting from ROM" -e "reboot: Restarting system"
 qemu_status=${PIPESTATUS[0]}
 set -e
 status=$(grep -o 'IOMMUFD-RIG-EXIT=[0-9]*' "$console" | tail -n1 | cut -d= -f2)

@@ -1,6 +1,15 @@
 #!/usr/bin/env bash
-# The main job: the Phase 1 / Phase 2 walkthrough (examples/walkthrough.rs) in the
-# x86 guest with the kernel's mock IOMMU. Builds or reuses the test kernel itself.
+# The main job. By default the SMMUv3 walkthrough (examples/walkthrough_smmuv3.rs):
+# nested translation on Linux's real arm-smmu-v3 driver in the arm64 guest, with DMA
+# from a VFIO device. `rig/walkthrough.sh mock` runs the same story on the x86 guest's
+# mock IOMMU (examples/walkthrough.rs). Builds or reuses the test kernel itself.
 source "$(dirname "$0")/common.sh"
-guest_cargo_env x86
-exec cargo run --quiet --target "$GUEST_TARGET" --features mock --example walkthrough
+case "${1:-smmuv3}" in
+    smmuv3)
+        guest_cargo_env arm64
+        exec cargo run --quiet --target "$GUEST_TARGET" --example walkthrough_smmuv3 ;;
+    mock)
+        guest_cargo_env x86
+        exec cargo run --quiet --target "$GUEST_TARGET" --features mock --example walkthrough ;;
+    *) die "usage: rig/walkthrough.sh [smmuv3|mock]" ;;
+esac

@@ -67,7 +67,9 @@ impl AsFd for VfioUnbound {
 }
 
 /// A VFIO device cdev bound to an iommufd. Dropping it closes the fd, which unbinds
-/// the device (the kernel detaches it first).
+/// the device (the kernel detaches it first), unless a duplicate of the fd (made for
+/// region or interrupt access, say) is still open: close those first, or the device
+/// stays attached and keeps its HWPTs busy.
 #[derive(Debug)]
 pub struct VfioDevice {
     fd: OwnedFd,
