@@ -91,10 +91,12 @@ fn main() -> Result<(), Box<dyn Error>> {
     s1.map(dst, page_b);
     ram.fill(page_a, PAGE as usize, 0xa5);
     let nested = bound.install(&s1.vste()).map_err(|e| e.into_parts().1)?;
+    let hwpt = nested
+        .stage1_hwpt()
+        .ok_or("a nested state has its own HWPT")?;
     step!(
         5,
-        "guest STE (stage-1 translate, CD at {CD_IPA:#x}) -> nested {:?}",
-        nested.stage1_hwpt()
+        "guest STE (stage-1 translate, CD at {CD_IPA:#x}) -> nested {hwpt}, attached by replace"
     );
 
     let edu = Edu::new(nested.device());
