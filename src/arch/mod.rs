@@ -8,15 +8,18 @@
 //!
 //! Families:
 //! - [`Smmuv3`]: ARM SMMUv3 (`IOMMU_VIOMMU_TYPE_ARM_SMMUV3`).
+//! - [`Tegra241Cmdqv`]: NVIDIA Tegra241 CMDQV, SMMUv3 with guest-owned command queues.
 //! - `Selftest` (feature `mock`): the kernel's mock IOMMU.
 
 #[cfg(feature = "mock")]
 pub mod selftest;
 pub mod smmuv3;
+pub mod tegra241;
 
 #[cfg(feature = "mock")]
 pub use selftest::Selftest;
 pub use smmuv3::Smmuv3;
+pub use tegra241::Tegra241Cmdqv;
 
 use crate::payload::{HwInfoData, HwptData, InvalidationEntry, VeventRecord};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
@@ -53,6 +56,9 @@ pub trait Family: sealed::Sealed + Send + Sync + 'static {
     const VIOMMU_TYPE: u32;
     /// The `IOMMU_VEVENTQ_TYPE_*` value of its event queue.
     const VEVENTQ_TYPE: u32;
+    /// The `IOMMU_HW_QUEUE_TYPE_*` of the queues the guest hands to hardware, if
+    /// the family has them.
+    const HW_QUEUE_TYPE: Option<u32> = None;
     /// Where [`VIommuAllocated::bind`](crate::states::VIommuAllocated::bind) attaches a
     /// device first.
     const INITIAL: DefaultStage1;

@@ -28,6 +28,7 @@ impl Family for Selftest {
     const NAME: &'static str = "mock (selftest)";
     const VIOMMU_TYPE: u32 = IOMMU_VIOMMU_TYPE_SELFTEST;
     const VEVENTQ_TYPE: u32 = IOMMU_VEVENTQ_TYPE_SELFTEST;
+    const HW_QUEUE_TYPE: Option<u32> = Some(crate::uapi::IOMMU_HW_QUEUE_TYPE_SELFTEST);
     const INITIAL: DefaultStage1 = DefaultStage1::Bypass;
     type ViommuData = IommuViommuSelftest;
     type Stage1 = IommuHwptSelftest;

@@ -60,6 +60,7 @@
 mod binding;
 mod device_state;
 mod events;
+mod hw_queue;
 mod ioas_ready;
 mod nested;
 mod object;
@@ -69,6 +70,7 @@ mod viommu_allocated;
 
 pub use device_state::{DeviceState, GuestStage1};
 pub use events::{Event, EventQueue, Events};
+pub use hw_queue::HwQueue;
 pub use ioas_ready::IoasReady;
 pub use nested::Nested;
 pub use s2_allocated::S2Allocated;

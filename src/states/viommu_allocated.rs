@@ -148,6 +148,13 @@ impl<F: Family> VIommuAllocated<F> {
         EventQueue::new(self.clone(), depth)
     }
 
+    /// Hands the guest queue at guest physical `ipa` (`length` bytes, mapped in the
+    /// stage 2) to the hardware as queue `index` (from 0 up). Only for families with
+    /// HW queues (Tegra241 CMDQV, the mock).
+    pub fn alloc_hw_queue(&self, index: u32, ipa: u64, length: u64) -> Result<super::HwQueue<F>> {
+        super::HwQueue::new(self, index, ipa, length)
+    }
+
     /// Reads `dev`'s IOMMU information in the family's format, to check that the
     /// physical IOMMU can back the virtual one the VMM presents.
     pub fn hw_info(&self, dev: &impl Device) -> Result<(F::HwInfo, HwInfo)> {

@@ -5,4 +5,5 @@
 mod encoding;
 mod errors;
 mod misuse;
+mod smmuv3;
 mod validation;

@@ -6,10 +6,16 @@
 //! word 0 and S1DSS, S1CIR, S1COR, S1CSH, S1STALLD, EATS in word 1, and Config values
 //! abort, bypass and stage-1 translate only; anything else is EIO.
 
+mod caps;
 pub mod command;
 mod event;
+mod guest_command;
+mod ste;
 
+pub use caps::{Granules, Mismatch, SmmuCaps, Stages};
 pub use event::{Event, EventId};
+pub use guest_command::{CommandError, GuestCommand, StreamSpan, classify};
+pub use ste::{Cacheability, Config, Shareability, Ste, SteError};
 
 use super::{DefaultStage1, Family, sealed};
 use crate::uapi::{

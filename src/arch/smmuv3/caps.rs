@@ -1,0 +1,241 @@
+//! SMMUv3 identification registers (SMMU_IDR0..5, IIDR, AIDR from `GET_HW_INFO`)
+//! decoded into typed capabilities, and a check that a virtual SMMU a VMM wants to
+//! present fits the physical one.
+
+use crate::uapi::{HwInfoArmSmmuv3Flags, IommuHwInfoArmSmmuv3};
+
+/// Which translation stages an SMMU implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Stages {
+    /// Stage 1 (S1P).
+    pub stage1: bool,
+    /// Stage 2 (S2P).
+    pub stage2: bool,
+}
+
+/// Translation granules (SMMU_IDR5.GRAN4K/16K/64K).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Granules {
+    /// 4 KiB.
+    pub g4k: bool,
+    /// 16 KiB.
+    pub g16k: bool,
+    /// 64 KiB.
+    pub g64k: bool,
+}
+
+/// What an SMMUv3 can do, decoded from its ID registers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SmmuCaps {
+    /// Stages implemented.
+    pub stages: Stages,
+    /// AArch64 translation tables (SMMU_IDR0.TTF includes AArch64).
+    pub aarch64_tables: bool,
+    /// Coherent access to tables and queues (COHACC).
+    pub coherent: bool,
+    /// Hardware access/dirty flag updates (HTTU: 0 none, 1 access, 2 access and dirty).
+    pub httu: u8,
+    /// ATS (Address Translation Services).
+    pub ats: bool,
+    /// PRI (Page Request Interface).
+    pub pri: bool,
+    /// Width of ASIDs: 8 or 16.
+    pub asid_bits: u8,
+    /// Width of VMIDs: 8 or 16.
+    pub vmid_bits: u8,
+    /// MSIs (SMMU_IDR0.MSI).
+    pub msi: bool,
+    /// Stall model (0 stall and terminate, 1 terminate only, 2 stall forced).
+    pub stall_model: u8,
+    /// 2-level context-descriptor tables (CD2L).
+    pub cd_two_level: bool,
+    /// StreamID width in bits (SIDSIZE).
+    pub sid_bits: u8,
+    /// SubstreamID width in bits (SSIDSIZE), 0 without substreams.
+    pub ssid_bits: u8,
+    /// Range invalidation (SMMU_IDR3.RIL).
+    pub range_invalidation: bool,
+    /// Stage-2 forced write-back (SMMU_IDR3.FWB).
+    pub s2fwb: bool,
+    /// 52-bit addresses with 4 KiB/16 KiB granules (SMMU_IDR5.DS).
+    pub ds: bool,
+    /// Output address size in bits (SMMU_IDR5.OAS).
+    pub oas_bits: u8,
+    /// Granules.
+    pub granules: Granules,
+    /// Architecture revision from SMMU_AIDR: (major, minor), 3.x.
+    pub arch_version: (u8, u8),
+    /// SMMU_IIDR: implementer, revision, variant, product id (raw).
+    pub iidr: u32,
+    /// TLBI and CFGI commands must be issued twice (kernel-reported erratum).
+    pub repeat_tlbi_cfgi: bool,
+}
+
+const fn bit(reg: u32, n: u32) -> bool {
+    reg & (1 << n) != 0
+}
+
+const fn bits(reg: u32, lo: u32, width: u32) -> u32 {
+    (reg >> lo) & ((1 << width) - 1)
+}
+
+impl SmmuCaps {
+    /// Decodes the registers `GET_HW_INFO` returned. Never fails: reserved
+    /// encodings decode to the nearest meaning (an unknown OAS reads as 52 bits).
+    pub fn decode(info: &IommuHwInfoArmSmmuv3) -> Self {
+        let [idr0, idr1, _idr2, idr3, _idr4, idr5] = info.idr;
+        let oas_bits = match bits(idr5, 0, 3) {
+            0 => 32,
+            1 => 36,
+            2 => 40,
+            3 => 42,
+            4 => 44,
+            5 => 48,
+            _ => 52,
+        };
+        SmmuCaps {
+            stages: Stages {
+                stage1: bit(idr0, 1),
+                stage2: bit(idr0, 0),
+            },
+            aarch64_tables: bits(idr0, 2, 2) & 0b10 != 0,
+            coherent: bit(idr0, 4),
+            httu: bits(idr0, 6, 2) as u8,
+            ats: bit(idr0, 10),
+            pri: bit(idr0, 16),
+            asid_bits: if bit(idr0, 12) { 16 } else { 8 },
+            vmid_bits: if bit(idr0, 18) { 16 } else { 8 },
+            msi: bit(idr0, 13),
+            stall_model: bits(idr0, 24, 2) as u8,
+            cd_two_level: bit(idr0, 19),
+            sid_bits: bits(idr1, 0, 6) as u8,
+            ssid_bits: bits(idr1, 6, 5) as u8,
+            range_invalidation: bit(idr3, 10),
+            s2fwb: bit(idr3, 8),
+            ds: bit(idr5, 7),
+            oas_bits,
+            granules: Granules {
+                g4k: bit(idr5, 4),
+                g16k: bit(idr5, 5),
+                g64k: bit(idr5, 6),
+            },
+            arch_version: (bits(info.aidr, 4, 4) as u8 + 3, bits(info.aidr, 0, 4) as u8),
+            iidr: info.iidr,
+            repeat_tlbi_cfgi: HwInfoArmSmmuv3Flags::from_bits_retain(info.flags)
+                .contains(HwInfoArmSmmuv3Flags::ERRATA_REPEAT_TLBI_CFGI),
+        }
+    }
+
+    /// Every way `virtual_smmu` (what the VMM presents to the guest) promises more
+    /// than `self` (the physical SMMU) can give. Empty when it fits.
+    pub fn mismatches(&self, virtual_smmu: &SmmuCaps) -> Vec<Mismatch> {
+        let mut out = Vec::new();
+        let mut need = |ok: bool, what: &'static str, virt: u64, phys: u64| {
+            if !ok {
+                out.push(Mismatch {
+                    what,
+                    virtual_value: virt,
+                    physical_value: phys,
+                });
+            }
+        };
+        let v = virtual_smmu;
+        need(
+            !v.stages.stage1 || self.stages.stage1,
+            "stage 1",
+            v.stages.stage1 as u64,
+            self.stages.stage1 as u64,
+        );
+        need(
+            self.stages.stage2,
+            "stage 2 (for nesting)",
+            1,
+            self.stages.stage2 as u64,
+        );
+        need(
+            !v.aarch64_tables || self.aarch64_tables,
+            "AArch64 tables",
+            v.aarch64_tables as u64,
+            self.aarch64_tables as u64,
+        );
+        need(
+            v.asid_bits <= self.asid_bits,
+            "ASID bits",
+            v.asid_bits.into(),
+            self.asid_bits.into(),
+        );
+        need(
+            v.ssid_bits <= self.ssid_bits,
+            "SSID bits",
+            v.ssid_bits.into(),
+            self.ssid_bits.into(),
+        );
+        need(!v.ats || self.ats, "ATS", v.ats as u64, self.ats as u64);
+        need(!v.pri || self.pri, "PRI", v.pri as u64, self.pri as u64);
+        need(v.httu <= self.httu, "HTTU", v.httu.into(), self.httu.into());
+        need(
+            !v.range_invalidation || self.range_invalidation,
+            "range invalidation",
+            v.range_invalidation as u64,
+            self.range_invalidation as u64,
+        );
+        need(
+            !v.ds || self.ds,
+            "DS (52-bit with 4K/16K)",
+            v.ds as u64,
+            self.ds as u64,
+        );
+        need(
+            v.oas_bits <= self.oas_bits,
+            "output address bits",
+            v.oas_bits.into(),
+            self.oas_bits.into(),
+        );
+        need(
+            !v.granules.g4k || self.granules.g4k,
+            "4 KiB granule",
+            v.granules.g4k as u64,
+            self.granules.g4k as u64,
+        );
+        need(
+            !v.granules.g16k || self.granules.g16k,
+            "16 KiB granule",
+            v.granules.g16k as u64,
+            self.granules.g16k as u64,
+        );
+        need(
+            !v.granules.g64k || self.granules.g64k,
+            "64 KiB granule",
+            v.granules.g64k as u64,
+            self.granules.g64k as u64,
+        );
+        need(
+            !v.cd_two_level || self.cd_two_level,
+            "2-level CD tables",
+            v.cd_two_level as u64,
+            self.cd_two_level as u64,
+        );
+        out
+    }
+}
+
+/// One capability the virtual SMMU promises and the physical one lacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mismatch {
+    /// The capability.
+    pub what: &'static str,
+    /// Its value on the virtual SMMU.
+    pub virtual_value: u64,
+    /// Its value on the physical SMMU.
+    pub physical_value: u64,
+}
+
+impl core::fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(
+            f,
+            "{}: virtual {} > physical {}",
+            self.what, self.virtual_value, self.physical_value
+        )
+    }
+}

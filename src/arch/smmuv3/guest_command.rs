@@ -1,0 +1,338 @@
+//! Sorting the guest's command queue: each raw 16-byte command a VMM reads from guest
+//! memory is untrusted. [`classify`] says what to do with it, and refuses exactly
+//! what Linux 7.3's `arm_vsmmu_validate_user_cmd` and `arm_vsmmu_convert_user_cmd`
+//! refuse (EIO), naming the field, before any ioctl.
+
+use super::caps::SmmuCaps;
+use super::command::opcode;
+use crate::uapi::IommuViommuArmSmmuv3Invalidate;
+use zerocopy::FromBytes;
+
+/// What the VMM does with one guest command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GuestCommand {
+    /// Forward it to the kernel in the current batch (the kernel rewrites VMID and
+    /// StreamID).
+    Forward(IommuViommuArmSmmuv3Invalidate),
+    /// CMD_SYNC: the guest waits for what it queued so far: flush the batch, then
+    /// complete the sync.
+    Sync,
+    /// CFGI_STE, CFGI_STE_RANGE or CFGI_ALL: the VMM's own job: flush the batch, then
+    /// re-read these guest STEs and reinstall them.
+    ReloadStes(StreamSpan),
+    /// A prefetch: nothing to do.
+    Nothing,
+}
+
+/// The guest StreamIDs a CFGI_STE* command names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamSpan {
+    /// `count` StreamIDs from `first` (a power of two, `first` aligned to it).
+    Range {
+        /// First StreamID.
+        first: u32,
+        /// How many.
+        count: u64,
+    },
+    /// Every StreamID (CFGI_ALL).
+    All,
+}
+
+/// Why a guest command is illegal: the VMM reports CERROR_ILL to the guest at this
+/// entry (a real SMMU stops its queue there).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CommandError {
+    /// Fewer than 16 bytes.
+    #[error("a command is 16 bytes, got {0}")]
+    Length(usize),
+    /// An opcode neither forwarded nor handled by the VMM.
+    #[error("opcode {0:#04x} is not a command a guest of this vIOMMU may issue")]
+    Opcode(u8),
+    /// A field this opcode does not have (RES0, Secure or stage-2 bits).
+    #[error("{opcode} sets {field} ({bits:#x} in word {word}), which it may not")]
+    Forbidden {
+        /// The command's name.
+        opcode: &'static str,
+        /// The field's name, or "RES0".
+        field: &'static str,
+        /// 0 or 1.
+        word: u8,
+        /// The offending bits.
+        bits: u64,
+    },
+    /// A field that needs an SMMU capability the vIOMMU lacks.
+    #[error("{opcode} sets {field}, which needs {capability}")]
+    NeedsCapability {
+        /// The command's name.
+        opcode: &'static str,
+        /// The field's name.
+        field: &'static str,
+        /// The capability.
+        capability: &'static str,
+    },
+    /// TLBI range fields in a combination the spec reserves.
+    #[error("{opcode}: {reason}")]
+    Range {
+        /// The command's name.
+        opcode: &'static str,
+        /// What is reserved.
+        reason: &'static str,
+    },
+    /// ATC_INV Size above 52.
+    #[error("ATC_INV Size {0} is above 52")]
+    AtcSize(u8),
+    /// A guest StreamID with no vDEVICE on this vIOMMU.
+    #[error("{opcode} names guest StreamID {stream:#x}, which has no vDEVICE")]
+    UnknownStream {
+        /// The command's name.
+        opcode: &'static str,
+        /// The StreamID.
+        stream: u32,
+    },
+}
+
+mod f {
+    pub const OP: u64 = 0xff;
+    pub const SSV: u64 = 1 << 11;
+    pub const GLOBAL: u64 = 1 << 9;
+    pub const SSID: u64 = 0xf_ffff << 12;
+    pub const SID: u64 = 0xffff_ffff << 32;
+    pub const NUM: u64 = 0x1f << 12;
+    pub const SCALE: u64 = 0x3f << 20;
+    pub const SCALE_HIGH: u64 = 1 << 25;
+    pub const VMID: u64 = 0xffff << 32;
+    pub const ASID: u64 = 0xffff << 48;
+    pub const LEAF: u64 = 1;
+    pub const TTL: u64 = 0b11 << 8;
+    pub const TG: u64 = 0b11 << 10;
+    pub const ADDR: u64 = !0xfff;
+    pub const ATC_SIZE: u64 = 0x3f;
+    pub const STE_RANGE: u64 = 0x1f;
+}
+
+/// Field names of each word, for naming a forbidden bit.
+const WORD0_NAMES: &[(&str, u64)] = &[
+    ("SSV", f::SSV),
+    ("Global", f::GLOBAL),
+    ("SSID", f::SSID),
+    ("ASID", f::ASID),
+    ("VMID / StreamID", f::SID),
+    ("NUM", f::NUM),
+    ("SCALE", f::SCALE),
+];
+const WORD1_NAMES: &[(&str, u64)] = &[
+    ("Leaf", f::LEAF),
+    ("TTL", f::TTL),
+    ("TG", f::TG),
+    ("Address", f::ADDR),
+    ("Size", f::ATC_SIZE),
+];
+
+fn name_of(opcode: u8) -> &'static str {
+    match opcode {
+        opcode::TLBI_NSNH_ALL => "TLBI_NSNH_ALL",
+        opcode::TLBI_NH_ALL => "TLBI_NH_ALL",
+        opcode::TLBI_NH_ASID => "TLBI_NH_ASID",
+        opcode::TLBI_NH_VA => "TLBI_NH_VA",
+        opcode::TLBI_NH_VAA => "TLBI_NH_VAA",
+        opcode::ATC_INV => "ATC_INV",
+        opcode::CFGI_CD => "CFGI_CD",
+        opcode::CFGI_CD_ALL => "CFGI_CD_ALL",
+        _ => "command",
+    }
+}
+
+fn forbidden(opcode: &'static str, word: u8, bits: u64) -> CommandError {
+    let names = if word == 0 { WORD0_NAMES } else { WORD1_NAMES };
+    let field = names
+        .iter()
+        .find(|(_, m)| bits & m != 0)
+        .map_or("RES0", |(n, _)| n);
+    CommandError::Forbidden {
+        opcode,
+        field,
+        word,
+        bits,
+    }
+}
+
+/// The range-field rules of a TLBI_NH_VA/VAA on an SMMU with range invalidation.
+fn check_range(name: &'static str, caps: &SmmuCaps, w: [u64; 2]) -> Result<(), CommandError> {
+    let range = w[0] & (f::NUM | f::SCALE) != 0;
+    let ttl = (w[1] & f::TTL) >> 8;
+    let tg = (w[1] & f::TG) >> 10;
+    let reason = if tg == 0 {
+        (range || ttl != 0).then_some("NUM, SCALE and TTL must be 0 when TG is 0")
+    } else if tg == 2 && ttl == 1 && !caps.ds {
+        Some("TTL 0b01 with a 16 KiB granule needs SMMU_IDR5.DS")
+    } else if !range && ttl == 0 {
+        Some("NUM 0, SCALE 0 with TTL 0 is reserved")
+    } else {
+        None
+    };
+    reason.map_or(Ok(()), |reason| {
+        Err(CommandError::Range {
+            opcode: name,
+            reason,
+        })
+    })
+}
+
+/// Sorts one raw guest command. `has_vdevice` tells whether a guest StreamID has a
+/// vDEVICE on this vIOMMU (the kernel refuses SID-carrying commands otherwise).
+/// Never panics, whatever the bytes.
+pub fn classify(
+    bytes: &[u8],
+    caps: &SmmuCaps,
+    has_vdevice: impl Fn(u32) -> bool,
+) -> Result<GuestCommand, CommandError> {
+    let Ok((raw, _)) = IommuViommuArmSmmuv3Invalidate::read_from_prefix(bytes) else {
+        return Err(CommandError::Length(bytes.len()));
+    };
+    let w = [raw.cmd[0].get(), raw.cmd[1].get()];
+    let op = (w[0] & f::OP) as u8;
+    let name = name_of(op);
+    // What each opcode may set; and the fields that exist only with a capability,
+    // so a refusal can name the capability.
+    let mut allowed = [f::OP, 0u64];
+    let mut gated: [(u64, u8, &str, &str); 3] = [(0, 0, "", ""); 3];
+    match op {
+        opcode::SYNC => return Ok(GuestCommand::Sync),
+        opcode::PREFETCH_CONFIG | opcode::PREFETCH_ADDR => return Ok(GuestCommand::Nothing),
+        opcode::CFGI_STE => {
+            let first = (w[0] >> 32) as u32;
+            return Ok(GuestCommand::ReloadStes(StreamSpan::Range {
+                first,
+                count: 1,
+            }));
+        }
+        opcode::CFGI_STE_RANGE => {
+            let range = (w[1] & f::STE_RANGE) as u32;
+            if range == 31 {
+                return Ok(GuestCommand::ReloadStes(StreamSpan::All));
+            }
+            let count = 1u64 << (range + 1);
+            let first = ((w[0] >> 32) & !(count - 1)) as u32;
+            return Ok(GuestCommand::ReloadStes(StreamSpan::Range { first, count }));
+        }
+        opcode::TLBI_NSNH_ALL => {}
+        opcode::TLBI_NH_ALL => allowed[0] |= f::VMID,
+        opcode::TLBI_NH_ASID => {
+            allowed[0] |= f::VMID | asid_mask(caps);
+            gated[0] = (
+                f::ASID & !asid_mask(caps),
+                0,
+                "ASID bits 15:8",
+                "16-bit ASIDs (SMMU_IDR0.ASID16)",
+            );
+        }
+        opcode::TLBI_NH_VA | opcode::TLBI_NH_VAA => {
+            if op == opcode::TLBI_NH_VA {
+                allowed[0] |= asid_mask(caps);
+                gated[0] = (
+                    f::ASID & !asid_mask(caps),
+                    0,
+                    "ASID bits 15:8",
+                    "16-bit ASIDs (SMMU_IDR0.ASID16)",
+                );
+            }
+            if caps.range_invalidation {
+                check_range(name, caps, w)?;
+                allowed[0] |= f::NUM | f::SCALE;
+                allowed[1] |= f::TG | f::TTL;
+                if !caps.ds {
+                    allowed[0] &= !f::SCALE_HIGH;
+                    gated[2] = (f::SCALE_HIGH, 0, "SCALE above 31", "SMMU_IDR5.DS");
+                }
+            } else {
+                gated[1] = (
+                    f::NUM | f::SCALE,
+                    0,
+                    "NUM/SCALE",
+                    "range invalidation (SMMU_IDR3.RIL)",
+                );
+                gated[2] = (
+                    f::TG | f::TTL,
+                    1,
+                    "TG/TTL",
+                    "range invalidation (SMMU_IDR3.RIL)",
+                );
+            }
+            allowed[0] |= f::VMID;
+            allowed[1] |= f::LEAF | f::ADDR;
+        }
+        opcode::ATC_INV => {
+            if !caps.ats {
+                return Err(CommandError::NeedsCapability {
+                    opcode: name,
+                    field: "the opcode",
+                    capability: "ATS (SMMU_IDR0.ATS)",
+                });
+            }
+            let size = (w[1] & f::ATC_SIZE) as u8;
+            if size > 52 {
+                return Err(CommandError::AtcSize(size));
+            }
+            if caps.ssid_bits > 0 {
+                allowed[0] |= f::SSV | f::SSID | f::GLOBAL;
+            } else {
+                gated[0] = (
+                    f::SSV | f::SSID | f::GLOBAL,
+                    0,
+                    "SSV/SSID/Global",
+                    "substreams (SMMU_IDR1.SSIDSIZE)",
+                );
+            }
+            allowed[0] |= f::SID;
+            allowed[1] |= f::ATC_SIZE | f::ADDR;
+        }
+        opcode::CFGI_CD | opcode::CFGI_CD_ALL => {
+            if op == opcode::CFGI_CD {
+                if caps.ssid_bits > 0 {
+                    allowed[0] |= f::SSID;
+                } else {
+                    gated[0] = (f::SSID, 0, "SSID", "substreams (SMMU_IDR1.SSIDSIZE)");
+                }
+                allowed[1] |= f::LEAF;
+            }
+            allowed[0] |= f::SID;
+        }
+        other => return Err(CommandError::Opcode(other)),
+    }
+    for word in 0..2u8 {
+        let bits = w[word as usize] & !allowed[word as usize];
+        if bits == 0 {
+            continue;
+        }
+        if let Some(&(_, _, field, capability)) = gated
+            .iter()
+            .find(|(mask, gw, _, _)| *gw == word && bits & mask != 0)
+        {
+            return Err(CommandError::NeedsCapability {
+                opcode: name,
+                field,
+                capability,
+            });
+        }
+        return Err(forbidden(name, word, bits));
+    }
+    if matches!(op, opcode::ATC_INV | opcode::CFGI_CD | opcode::CFGI_CD_ALL) {
+        let stream = (w[0] >> 32) as u32;
+        if !has_vdevice(stream) {
+            return Err(CommandError::UnknownStream {
+                opcode: name,
+                stream,
+            });
+        }
+    }
+    Ok(GuestCommand::Forward(raw))
+}
+
+fn asid_mask(caps: &SmmuCaps) -> u64 {
+    if caps.asid_bits >= 16 {
+        f::ASID
+    } else {
+        0xff << 48
+    }
+}

@@ -1,0 +1,337 @@
+//! SMMUv3 payloads: vSTE builder and parser, command classification, hw_info decode,
+//! event decode. Tables from the kernel's rules, round trips, and "no input panics".
+
+#[path = "../shared/smmuv3_tables.rs"]
+mod tables;
+
+use iommufd::arch::smmuv3::{
+    self, Cacheability, CommandError, Config, Event, EventId, GuestCommand, Shareability, SmmuCaps,
+    Ste, SteError, StreamSpan, classify, command as cmd,
+};
+use iommufd::uapi::{IommuHwInfoArmSmmuv3, IommuVeventArmSmmuv3};
+use proptest::prelude::*;
+use tables::{COMMANDS, CaseCaps, QEMU_CAPS, STES, VSID, Verdict};
+use zerocopy::{FromBytes, IntoBytes};
+
+/// QEMU 10's SMMUv3 registers, as GET_HW_INFO reported them in the arm64 tier.
+fn qemu_hw_info() -> IommuHwInfoArmSmmuv3 {
+    IommuHwInfoArmSmmuv3 {
+        idr: [0x0d44_101b, 0x0273_0010, 0, 0x1414, 0, 0x74],
+        iidr: 0,
+        aidr: 1,
+        ..Default::default()
+    }
+}
+
+fn caps(c: CaseCaps) -> SmmuCaps {
+    let mut caps = SmmuCaps::decode(&qemu_hw_info());
+    caps.asid_bits = if c.asid16 { 16 } else { 8 };
+    caps.range_invalidation = c.range;
+    caps.ds = c.ds;
+    caps.ats = c.ats;
+    caps.ssid_bits = if c.ssid { 20 } else { 0 };
+    caps
+}
+
+const FULL: CaseCaps = CaseCaps {
+    asid16: true,
+    range: true,
+    ds: true,
+    ats: true,
+    ssid: true,
+};
+
+fn bytes(words: [u64; 2]) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&words[0].to_le_bytes());
+    b[8..].copy_from_slice(&words[1].to_le_bytes());
+    b
+}
+
+fn verdict(r: &Result<GuestCommand, CommandError>) -> Verdict {
+    match r {
+        Ok(GuestCommand::Forward(_)) => Verdict::Forward,
+        Ok(_) => Verdict::Vmm,
+        Err(_) => Verdict::Illegal,
+    }
+}
+
+#[test]
+fn qemu_registers_decode_to_what_the_rig_measured() {
+    let c = SmmuCaps::decode(&qemu_hw_info());
+    assert!(c.stages.stage1 && c.stages.stage2 && c.aarch64_tables);
+    assert_eq!(
+        (c.asid_bits, c.ssid_bits, c.sid_bits, c.oas_bits),
+        (16, 0, 16, 44)
+    );
+    assert!(c.range_invalidation && !c.ats && !c.ds && !c.s2fwb);
+    assert!(c.granules.g4k && c.granules.g16k && c.granules.g64k);
+    assert_eq!(c.arch_version, (3, 1));
+    // A virtual SMMU asking for what QEMU lacks gets every gap listed.
+    let mut virt = c;
+    virt.ats = true;
+    virt.ssid_bits = 8;
+    virt.oas_bits = 48;
+    let gaps: Vec<_> = c.mismatches(&virt).iter().map(|m| m.what).collect();
+    assert_eq!(gaps, ["SSID bits", "ATS", "output address bits"]);
+    assert!(c.mismatches(&c).is_empty());
+}
+
+#[test]
+fn ste_table_matches_the_kernel_rules() {
+    for case in STES {
+        let got = Ste::parse(&bytes(case.words));
+        assert_eq!(got.is_ok(), case.accepted, "{}: {got:?}", case.name);
+    }
+}
+
+#[test]
+fn ste_errors_name_the_field() {
+    assert_eq!(Ste::from_words([1 | (6 << 1), 0]), Err(SteError::Config(6)));
+    assert_eq!(
+        Ste::from_words([1 | (5 << 1), 2 << 28]),
+        Err(SteError::Eats(2))
+    );
+    match Ste::from_words([1, 1 << 30]) {
+        Err(SteError::Forbidden {
+            word: 1,
+            field: "STRW",
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    match Ste::from_words([1 | (1 << 55), 0]) {
+        Err(SteError::Forbidden { word: 0, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(Ste::parse(&[0u8; 15]), Err(SteError::Length(15)));
+    // V=0 is accepted and cleared: abort.
+    let invalid = Ste::from_words([u64::MAX - 1, u64::MAX]).unwrap();
+    assert_eq!((invalid.config(), invalid.words()), (Config::Abort, [0, 0]));
+}
+
+#[test]
+fn ste_builder_matches_the_family_defaults() {
+    assert_eq!(Ste::abort().to_hwpt_data(), smmuv3::abort_vste());
+    assert_eq!(Ste::bypass().to_hwpt_data(), smmuv3::bypass_vste());
+    let ste = Ste::translate(0x10_000f_f000).with_cd_attributes(
+        Cacheability::WriteBackReadAllocate,
+        Cacheability::WriteBackReadAllocate,
+        Shareability::Inner,
+    );
+    assert_eq!(ste.words(), [0x10_000f_f000 | 1 | (5 << 1), 0xd4]);
+    assert_eq!(ste.config(), Config::Translate);
+    assert_eq!(ste.s1_context_ptr(), 0x10_000f_f000);
+}
+
+#[test]
+fn command_table_matches_the_kernel_rules_for_two_smmus() {
+    for (caps_case, pick) in [(QEMU_CAPS, 0), (FULL, 1)] {
+        let caps = caps(caps_case);
+        for case in COMMANDS {
+            let got = classify(&bytes(case.words), &caps, |sid| u64::from(sid) == VSID);
+            let want = if pick == 0 {
+                case.on_qemu
+            } else {
+                case.on_full
+            };
+            assert_eq!(
+                verdict(&got),
+                want,
+                "{} on {}: {got:?}",
+                case.name,
+                ["QEMU", "full"][pick]
+            );
+            if let Ok(GuestCommand::Forward(c)) = got {
+                assert_eq!(c.as_bytes(), &bytes(case.words), "forwarded unchanged");
+            }
+        }
+    }
+}
+
+#[test]
+fn command_errors_name_the_field_or_capability() {
+    let qemu = caps(QEMU_CAPS);
+    let any = |_| true;
+    assert_eq!(
+        classify(&bytes([0x20, 0]), &qemu, any),
+        Err(CommandError::Opcode(0x20))
+    );
+    match classify(&bytes([0x10 | (5 << 48), 0]), &qemu, any) {
+        Err(CommandError::Forbidden {
+            field: "ASID",
+            word: 0,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    match classify(cmd::atc_inv(0x42, None, 0, 0).as_bytes(), &qemu, any) {
+        Err(CommandError::NeedsCapability { capability, .. }) => {
+            assert!(capability.contains("ATS"))
+        }
+        other => panic!("{other:?}"),
+    }
+    match classify(cmd::cfgi_cd(0x42, 1, false).as_bytes(), &qemu, any) {
+        Err(CommandError::NeedsCapability { field: "SSID", .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    let mut no_range = qemu;
+    no_range.range_invalidation = false;
+    let range = cmd::TlbiRange {
+        num: 1,
+        scale: 0,
+        tg: 1,
+        ttl: 0,
+    };
+    match classify(
+        cmd::tlbi_nh_va_range(1, 0x1000, false, range).as_bytes(),
+        &no_range,
+        any,
+    ) {
+        Err(CommandError::NeedsCapability {
+            field: "NUM/SCALE", ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    let mut asid8 = qemu;
+    asid8.asid_bits = 8;
+    match classify(cmd::tlbi_nh_asid(0x1ff).as_bytes(), &asid8, any) {
+        Err(CommandError::NeedsCapability {
+            field: "ASID bits 15:8",
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        classify(cmd::cfgi_cd_all(0x7).as_bytes(), &qemu, |s| s == 0x42),
+        Err(CommandError::UnknownStream {
+            opcode: "CFGI_CD_ALL",
+            stream: 7
+        })
+    );
+    assert_eq!(
+        classify(&[0u8; 8], &qemu, any),
+        Err(CommandError::Length(8))
+    );
+}
+
+#[test]
+fn vmm_commands_say_what_to_reload() {
+    let qemu = caps(QEMU_CAPS);
+    let any = |_| true;
+    assert_eq!(
+        classify(cmd::sync().as_bytes(), &qemu, any),
+        Ok(GuestCommand::Sync)
+    );
+    assert_eq!(
+        classify(cmd::cfgi_ste(0x42, true).as_bytes(), &qemu, any),
+        Ok(GuestCommand::ReloadStes(StreamSpan::Range {
+            first: 0x42,
+            count: 1
+        }))
+    );
+    // CFGI_STE_RANGE with Range 3 covers 16 StreamIDs, aligned.
+    assert_eq!(
+        classify(&bytes([0x04 | (0x43 << 32), 3]), &qemu, any),
+        Ok(GuestCommand::ReloadStes(StreamSpan::Range {
+            first: 0x40,
+            count: 16
+        }))
+    );
+    assert_eq!(
+        classify(&bytes([0x04, 31]), &qemu, any),
+        Ok(GuestCommand::ReloadStes(StreamSpan::All))
+    );
+}
+
+#[test]
+fn a_translation_fault_record_decodes() {
+    let mut record = IommuVeventArmSmmuv3::default();
+    record.evt[0] = (0x10 | (0x42u64 << 32)).into();
+    record.evt[1] = (1u64 << 35).into();
+    record.evt[2] = 0x4020_0000u64.into();
+    let e = Event::decode(&record);
+    assert_eq!(
+        (e.id, e.stream_id, e.read, e.input_address),
+        (EventId::Translation, 0x42, true, 0x4020_0000)
+    );
+    assert_eq!(e.substream_id, None);
+}
+
+fn cache() -> impl Strategy<Value = Cacheability> {
+    prop_oneof![
+        Just(Cacheability::NonCacheable),
+        Just(Cacheability::WriteBackReadAllocate),
+        Just(Cacheability::WriteThrough),
+        Just(Cacheability::WriteBack)
+    ]
+}
+
+fn share() -> impl Strategy<Value = Shareability> {
+    prop_oneof![
+        Just(Shareability::NonShareable),
+        Just(Shareability::Outer),
+        Just(Shareability::Inner),
+        Just(Shareability::Reserved)
+    ]
+}
+
+proptest! {
+    #[test]
+    fn built_stes_parse_back(
+        cd in any::<u64>(), s1fmt in 0u8..4, cdmax in 0u8..32, dss in 0u8..4,
+        inner in cache(), outer in cache(), sh in share(), stalld: bool, eats: bool,
+    ) {
+        let ste = Ste::translate(cd).with_s1fmt(s1fmt).with_s1cdmax(cdmax).with_s1dss(dss)
+            .with_cd_attributes(inner, outer, sh).with_s1stalld(stalld).with_eats(eats);
+        let parsed = Ste::parse(ste.to_hwpt_data().as_bytes()).unwrap();
+        prop_assert_eq!(parsed, ste);
+        prop_assert_eq!(parsed.config(), Config::Translate);
+    }
+
+    #[test]
+    fn no_bytes_make_a_parser_panic(raw in proptest::collection::vec(any::<u8>(), 0..48)) {
+        let _ = Ste::parse(&raw);
+        for c in [QEMU_CAPS, FULL] {
+            let caps = caps(c);
+            if let Ok(GuestCommand::Forward(f)) = classify(&raw, &caps, |s| s % 2 == 0) {
+                // What is forwarded is the guest's command, unchanged.
+                prop_assert_eq!(f.as_bytes(), &raw[..16]);
+            }
+        }
+        if let Ok((record, _)) = IommuVeventArmSmmuv3::read_from_prefix(&raw) {
+            let e = Event::decode(&record);
+            prop_assert_eq!(e.raw[0] & 0xff, u64::from(match e.id { EventId::Other(x) => x, _ => (e.raw[0] & 0xff) as u8 }));
+        }
+        if let Ok((info, _)) = IommuHwInfoArmSmmuv3::read_from_prefix(&raw) {
+            let c = SmmuCaps::decode(&info);
+            prop_assert!(c.asid_bits == 8 || c.asid_bits == 16);
+            // An SMMU fits itself, except that nesting needs stage 2.
+            let gaps: Vec<_> = c.mismatches(&c).iter().map(|m| m.what).collect();
+            prop_assert_eq!(gaps.is_empty(), c.stages.stage2, "{:?}", gaps);
+        }
+    }
+
+    #[test]
+    fn accepted_stes_keep_their_words_and_rejected_ones_say_why(w0: u64, w1: u64) {
+        match Ste::from_words([w0, w1]) {
+            Ok(ste) if w0 & 1 == 1 => prop_assert_eq!(ste.words(), [w0, w1]),
+            Ok(ste) => prop_assert_eq!(ste.words(), [0, 0]),
+            Err(e) => prop_assert!(!e.to_string().is_empty()),
+        }
+    }
+
+    #[test]
+    fn constructed_commands_are_forwarded_on_a_full_smmu(asid: u16, addr: u64, leaf: bool, sid: u32, ssid in 0u32..(1 << 20)) {
+        let full = caps(FULL);
+        let any = |_| true;
+        for c in [
+            cmd::tlbi_nh_all(), cmd::tlbi_nh_asid(asid), cmd::tlbi_nh_va(asid, addr, leaf), cmd::tlbi_nh_vaa(addr, leaf),
+            cmd::tlbi_nsnh_all(), cmd::cfgi_cd(sid, ssid, leaf), cmd::cfgi_cd_all(sid),
+            cmd::atc_inv(sid, Some(ssid), addr, 12),
+        ] {
+            let got = classify(c.as_bytes(), &full, any);
+            prop_assert_eq!(got, Ok(GuestCommand::Forward(c)));
+        }
+    }
+}
