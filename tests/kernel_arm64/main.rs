@@ -4,5 +4,6 @@
 //! These tests need the arm64 guest: they are ignored elsewhere and run there through
 //! `rig/arm64-tier.sh` (see the README).
 
+mod agreement;
 mod guest;
 mod smmuv3;
