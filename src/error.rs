@@ -114,8 +114,9 @@ pub enum ErrorKind {
     Other,
 }
 
-/// An error from the kernel or from the crate's checks.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// An error from the kernel or from the crate's checks. `Copy`, and built without
+/// allocating, so the hot path can return it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The kernel answered with an errno.
@@ -143,16 +144,22 @@ pub enum Error {
         /// The object.
         what: &'static str,
     },
-    /// `IOMMU_HWPT_INVALIDATE` failed after the driver looked at the entries.
+    /// `IOMMU_HWPT_INVALIDATE` failed.
     #[error("{} failed after {} of {requested} entries: {errno}", Op::HwptInvalidate,
-        handled.map_or_else(|| "an unknown number".to_string(), |h| h.to_string()))]
+        handled.map_or_else(|| format!("at least {completed}"), |h| h.to_string()))]
     Invalidation {
         /// What the kernel said.
         errno: Errno,
-        /// Entries the kernel reports as handled, when it reported a count: on an
-        /// early failure (ENOMEM, EFAULT) `entry_num` keeps the count passed in and
-        /// is no progress count, so this is `None`.
+        /// Index of the first entry not handled, when the kernel reported one (the
+        /// failing entry, for a driver's refusal). On an early failure (ENOMEM,
+        /// EFAULT) `entry_num` keeps the count passed in and is no progress count,
+        /// so this is `None`. On ARM, see the crate docs on recovery: entries before
+        /// this one may not all have been issued.
         handled: Option<u32>,
+        /// Entries handled by earlier ioctls when the crate split a large array
+        /// ([`INVALIDATE_CHUNK`](crate::INVALIDATE_CHUNK) entries per call); 0 when
+        /// the array went in one call.
+        completed: u32,
         /// Entries passed in.
         requested: u32,
     },

@@ -100,6 +100,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod arch;
+pub mod batch;
 pub mod device;
 pub mod error;
 pub mod ids;

@@ -74,7 +74,7 @@ pub trait Family: sealed::Sealed + Send + Sync + 'static {
     /// The guest's stage-1 configuration (nested HWPT data).
     type Stage1: HwptData + Clone + core::fmt::Debug + Send + Sync;
     /// One invalidation request, sent to the vIOMMU.
-    type Invalidation: InvalidationEntry;
+    type Invalidation: InvalidationEntry + zerocopy::FromZeros + Copy;
     /// The device's hw_info payload.
     type HwInfo: HwInfoData;
     /// One vEVENT record.

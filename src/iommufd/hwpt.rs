@@ -10,6 +10,12 @@ use crate::uapi::{self, DirtyBitmapFlags, HwCapabilities, HwptAllocFlags};
 use rustix::fd::AsFd;
 use zerocopy::IntoBytes;
 
+/// The most entries the crate sends in one `IOMMU_HWPT_INVALIDATE`. The kernel's
+/// bound is 2^19, but the drivers allocate `entries x entry size` in one piece and
+/// fail (with a kernel warning) above 4 MiB; 4096 entries per call costs nothing
+/// measurable against the per-entry cost.
+pub const INVALIDATE_CHUNK: usize = 4096;
+
 /// What to allocate with [`IommuFd::alloc_hwpt`]: a paging HWPT on an IOAS, or a
 /// nested one on a nest-parent HWPT or a vIOMMU with the driver's data.
 #[derive(Debug, Clone, Copy)]
@@ -203,9 +209,19 @@ impl IommuFd {
         .op(op)
     }
 
-    /// Sends `entries` to the driver's cache invalidation in one ioctl, without
-    /// copying. On failure, [`Error::Invalidation`] says how many entries the kernel
-    /// reports as handled.
+    /// Sends `entries` to the driver's cache invalidation in one ioctl (one per
+    /// [`INVALIDATE_CHUNK`] entries for larger arrays), without copying or
+    /// allocating. On failure, [`Error::Invalidation`] says how far the kernel got.
+    ///
+    /// # ARM SMMUv3: recovering from a refused command
+    ///
+    /// Linux 7.3's SMMUv3 driver converts commands in blocks of 63 and issues each
+    /// block with its own sync. When command `k` is illegal it answers EIO with
+    /// `handled = Some(k)`, but the legal commands converted since the last issued
+    /// block were never sent. Invalidations are idempotent, so the safe recovery,
+    /// whatever the kernel version, re-sends every command before `k`; the ones
+    /// after `k` wait for the guest (a real SMMU halts its queue at CERROR_ILL).
+    /// [`InvalidationBatch`](crate::batch::InvalidationBatch) does this for you.
     pub fn invalidate<E: InvalidationEntry>(
         &self,
         target: impl Into<InvalidateTarget>,
@@ -238,19 +254,34 @@ impl IommuFd {
         if (data.len() as u64) < u64::from(entry_len) * u64::from(requested) {
             return Err(Error::invalid(op, "data", "shorter than entry_len * count"));
         }
-        let (result, written) = ioctl::hwpt::hwpt_invalidate(
-            self.as_fd(),
-            target.into().raw(),
-            data_type,
-            data,
-            entry_len,
-            requested,
-        );
-        result.map_err(|errno| Error::Invalidation {
-            errno,
-            // A count the kernel left at what we passed is no progress count.
-            handled: (written < requested).then_some(written),
-            requested,
-        })
+        let target = target.into().raw();
+        let chunk = INVALIDATE_CHUNK as u32;
+        let mut done = 0u32;
+        // One call even for an empty array: the driver decides what that means.
+        loop {
+            let num = (requested - done).min(chunk);
+            let start = done as usize * entry_len as usize;
+            let (result, written) = ioctl::hwpt::hwpt_invalidate(
+                self.as_fd(),
+                target,
+                data_type,
+                &data[start..],
+                entry_len,
+                num,
+            );
+            if let Err(errno) = result {
+                return Err(Error::Invalidation {
+                    errno,
+                    // A count the kernel left at what we passed is no progress count.
+                    handled: (written < num).then_some(done + written),
+                    completed: done,
+                    requested,
+                });
+            }
+            done += num;
+            if done >= requested {
+                return Ok(());
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@ mod hwpt;
 pub(crate) mod ioas;
 mod viommu;
 
-pub use hwpt::{HwInfo, HwptAlloc};
+pub use hwpt::{HwInfo, HwptAlloc, INVALIDATE_CHUNK};
 pub use ioas::{Access, IovaRanges, MapAt, RlimitMode};
 pub use viommu::{FaultQueue, Veventq};
 

@@ -41,6 +41,7 @@ fn errno_kinds_cover_the_documented_cases() {
         let e = Error::Invalidation {
             errno,
             handled: Some(1),
+            completed: 0,
             requested: 2,
         };
         assert_eq!(e.kind(), kind, "{errno:?}");
@@ -53,6 +54,7 @@ fn invalidation_errors_say_how_far_the_kernel_got() {
     let partial = Error::Invalidation {
         errno: Errno::IO,
         handled: Some(2),
+        completed: 0,
         requested: 3,
     };
     assert!(
@@ -62,10 +64,18 @@ fn invalidation_errors_say_how_far_the_kernel_got() {
     let early = Error::Invalidation {
         errno: Errno::NOMEM,
         handled: None,
+        completed: 0,
         requested: 3,
     };
+    assert!(early.to_string().contains("at least 0 of 3"), "{early}");
+    let split = Error::Invalidation {
+        errno: Errno::NOMEM,
+        handled: None,
+        completed: 4096,
+        requested: 9000,
+    };
     assert!(
-        early.to_string().contains("an unknown number of 3"),
-        "{early}"
+        split.to_string().contains("at least 4096 of 9000"),
+        "{split}"
     );
 }

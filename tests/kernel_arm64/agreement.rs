@@ -28,12 +28,20 @@ fn crate_and_driver_agree_on_every_ste_and_command() {
     let fd = Arc::new(IommuFd::open().unwrap());
     let ioas = IoasReady::new(&fd).unwrap();
     let _ram = GuestRam::new(&ioas);
-    let dev = open_device(0).bind(&fd).map_err(|e| e.into_parts().1).unwrap();
+    let dev = open_device(0)
+        .bind(&fd)
+        .map_err(|e| e.into_parts().1)
+        .unwrap();
     let (info, _) = fd.hw_info::<IommuHwInfoArmSmmuv3>(dev.dev_id()).unwrap();
     let caps = SmmuCaps::decode(&info);
     let s2 = ioas.alloc_nest_parent(&dev).unwrap();
     let viommu = s2.alloc_viommu::<Smmuv3>(&dev).unwrap();
-    let mut state = DeviceState::from(viommu.bind(dev, VSID).map_err(|e| e.into_parts().1).unwrap());
+    let mut state = DeviceState::from(
+        viommu
+            .bind(dev, VSID)
+            .map_err(|e| e.into_parts().1)
+            .unwrap(),
+    );
 
     let mut disagreements = Vec::new();
     let mut checked = 0;
@@ -44,20 +52,31 @@ fn crate_and_driver_agree_on_every_ste_and_command() {
             Ok(s) => (s, true),
             Err(e) => {
                 let (s, error) = e.into_parts();
-                assert_eq!(error.errno(), Some(Errno::IO), "{}: the driver refuses guest STEs with EIO", case.name);
+                assert_eq!(
+                    error.errno(),
+                    Some(Errno::IO),
+                    "{}: the driver refuses guest STEs with EIO",
+                    case.name
+                );
                 (s, false)
             }
         };
         state = next;
         checked += 1;
         if crate_says.is_ok() != kernel_ok {
-            disagreements.push(format!("vSTE {}: crate {crate_says:?}, kernel accepted={kernel_ok}", case.name));
+            disagreements.push(format!(
+                "vSTE {}: crate {crate_says:?}, kernel accepted={kernel_ok}",
+                case.name
+            ));
         }
     }
     let mut vmm_only = 0;
     for case in COMMANDS {
         let crate_says = classify(&bytes(case.words), &caps, |sid| u64::from(sid) == VSID);
-        if matches!(crate_says, Ok(GuestCommand::Sync | GuestCommand::ReloadStes(_) | GuestCommand::Nothing)) {
+        if matches!(
+            crate_says,
+            Ok(GuestCommand::Sync | GuestCommand::ReloadStes(_) | GuestCommand::Nothing)
+        ) {
             vmm_only += 1; // the VMM's own job: never sent to the kernel
             continue;
         }
@@ -65,10 +84,18 @@ fn crate_and_driver_agree_on_every_ste_and_command() {
         let kernel = viommu.invalidate(&[command]);
         checked += 1;
         if let Err(e) = &kernel {
-            assert_eq!(e.errno(), Some(Errno::IO), "{}: the driver refuses commands with EIO", case.name);
+            assert_eq!(
+                e.errno(),
+                Some(Errno::IO),
+                "{}: the driver refuses commands with EIO",
+                case.name
+            );
         }
         if crate_says.is_ok() != kernel.is_ok() {
-            disagreements.push(format!("command {}: crate {crate_says:?}, kernel {kernel:?}", case.name));
+            disagreements.push(format!(
+                "command {}: crate {crate_says:?}, kernel {kernel:?}",
+                case.name
+            ));
         }
     }
     eprintln!(

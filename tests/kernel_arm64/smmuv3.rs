@@ -251,6 +251,7 @@ fn every_forwarded_command_kind_and_partial_failure() {
         Error::Invalidation {
             errno: Errno::IO,
             handled: Some(0),
+            completed: 0,
             requested: 1
         }
     );
@@ -267,6 +268,7 @@ fn every_forwarded_command_kind_and_partial_failure() {
         Error::Invalidation {
             errno: Errno::IO,
             handled: Some(2),
+            completed: 0,
             requested: 4
         }
     );

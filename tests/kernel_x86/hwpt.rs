@@ -233,6 +233,7 @@ fn invalidate_nested_hwpt_clears_iotlb_entries_and_reports_partial_failure() {
         Error::Invalidation {
             errno: rustix::io::Errno::INVAL,
             handled: Some(1),
+            completed: 0,
             requested: 3
         }
     );
@@ -277,6 +278,7 @@ fn invalidate_nested_hwpt_clears_iotlb_entries_and_reports_partial_failure() {
         Error::Invalidation {
             errno: rustix::io::Errno::INVAL,
             handled: Some(0),
+            completed: 0,
             requested: 1
         }
     );

@@ -7,6 +7,8 @@
 
 #![cfg(feature = "mock")]
 
+mod alloc_count;
+mod batch;
 mod common;
 mod destroy_and_options;
 mod fail_nth;

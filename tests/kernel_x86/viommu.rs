@@ -130,6 +130,7 @@ fn invalidate_on_a_viommu_clears_device_caches_and_counts_partial_failure() {
         Error::Invalidation {
             errno: rustix::io::Errno::INVAL,
             handled: Some(2),
+            completed: 0,
             requested: 4
         }
     );
