@@ -6,7 +6,6 @@
 use super::caps::SmmuCaps;
 use super::command::opcode;
 use crate::uapi::IommuViommuArmSmmuv3Invalidate;
-use zerocopy::FromBytes;
 
 /// What the VMM does with one guest command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,6 +157,7 @@ fn forbidden(opcode: &'static str, word: u8, bits: u64) -> CommandError {
 }
 
 /// The range-field rules of a TLBI_NH_VA/VAA on an SMMU with range invalidation.
+#[inline(always)]
 fn check_range(name: &'static str, caps: &SmmuCaps, w: [u64; 2]) -> Result<(), CommandError> {
     let range = w[0] & (f::NUM | f::SCALE) != 0;
     let ttl = (w[1] & f::TTL) >> 8;
@@ -181,83 +181,81 @@ fn check_range(name: &'static str, caps: &SmmuCaps, w: [u64; 2]) -> Result<(), C
 
 /// Sorts one raw guest command. `has_vdevice` tells whether a guest StreamID has a
 /// vDEVICE on this vIOMMU (the kernel refuses SID-carrying commands otherwise).
-/// Never panics, whatever the bytes.
+/// Never panics, whatever the bytes. The legal path is a handful of mask tests; the
+/// work of naming a refused field happens only on refusal.
+#[inline]
 pub fn classify(
     bytes: &[u8],
     caps: &SmmuCaps,
     has_vdevice: impl Fn(u32) -> bool,
 ) -> Result<GuestCommand, CommandError> {
-    let Ok((raw, _)) = IommuViommuArmSmmuv3Invalidate::read_from_prefix(bytes) else {
+    let (Some(lo), Some(hi)) = (bytes.get(..8), bytes.get(8..16)) else {
         return Err(CommandError::Length(bytes.len()));
     };
-    let w = [raw.cmd[0].get(), raw.cmd[1].get()];
-    let op = (w[0] & f::OP) as u8;
-    let name = name_of(op);
-    // What each opcode may set; and the fields that exist only with a capability,
-    // so a refusal can name the capability.
-    let mut allowed = [f::OP, 0u64];
-    let mut gated: [(u64, u8, &str, &str); 3] = [(0, 0, "", ""); 3];
+    let mut word = [0u8; 8];
+    word.copy_from_slice(lo);
+    let w0 = u64::from_le_bytes(word);
+    word.copy_from_slice(hi);
+    let w1 = u64::from_le_bytes(word);
+    let w = [w0, w1];
+    let op = (w0 & f::OP) as u8;
     match op {
         opcode::SYNC => return Ok(GuestCommand::Sync),
         opcode::PREFETCH_CONFIG | opcode::PREFETCH_ADDR => return Ok(GuestCommand::Nothing),
         opcode::CFGI_STE => {
-            let first = (w[0] >> 32) as u32;
+            let first = (w0 >> 32) as u32;
             return Ok(GuestCommand::ReloadStes(StreamSpan::Range {
                 first,
                 count: 1,
             }));
         }
         opcode::CFGI_STE_RANGE => {
-            let range = (w[1] & f::STE_RANGE) as u32;
+            let range = (w1 & f::STE_RANGE) as u32;
             if range == 31 {
                 return Ok(GuestCommand::ReloadStes(StreamSpan::All));
             }
             let count = 1u64 << (range + 1);
-            let first = ((w[0] >> 32) & !(count - 1)) as u32;
+            let first = ((w0 >> 32) & !(count - 1)) as u32;
             return Ok(GuestCommand::ReloadStes(StreamSpan::Range { first, count }));
         }
+        _ => {}
+    }
+    let allowed = allowed_fields(op, caps, w)?;
+    if w0 & !allowed[0] != 0 || w1 & !allowed[1] != 0 {
+        return Err(explain(op, caps, w, allowed));
+    }
+    if matches!(op, opcode::ATC_INV | opcode::CFGI_CD | opcode::CFGI_CD_ALL) {
+        let stream = (w0 >> 32) as u32;
+        if !has_vdevice(stream) {
+            return Err(CommandError::UnknownStream {
+                opcode: name_of(op),
+                stream,
+            });
+        }
+    }
+    Ok(GuestCommand::Forward(super::command::command(w0, w1)))
+}
+
+/// The bits each forwarded opcode may set on this SMMU, after the checks that do
+/// not depend on the bits alone (opcode, ATS, ATC size, TLBI range encodings).
+#[inline(always)]
+fn allowed_fields(op: u8, caps: &SmmuCaps, w: [u64; 2]) -> Result<[u64; 2], CommandError> {
+    let mut allowed = [f::OP, 0u64];
+    match op {
         opcode::TLBI_NSNH_ALL => {}
         opcode::TLBI_NH_ALL => allowed[0] |= f::VMID,
-        opcode::TLBI_NH_ASID => {
-            allowed[0] |= f::VMID | asid_mask(caps);
-            gated[0] = (
-                f::ASID & !asid_mask(caps),
-                0,
-                "ASID bits 15:8",
-                "16-bit ASIDs (SMMU_IDR0.ASID16)",
-            );
-        }
+        opcode::TLBI_NH_ASID => allowed[0] |= f::VMID | asid_mask(caps),
         opcode::TLBI_NH_VA | opcode::TLBI_NH_VAA => {
             if op == opcode::TLBI_NH_VA {
                 allowed[0] |= asid_mask(caps);
-                gated[0] = (
-                    f::ASID & !asid_mask(caps),
-                    0,
-                    "ASID bits 15:8",
-                    "16-bit ASIDs (SMMU_IDR0.ASID16)",
-                );
             }
             if caps.range_invalidation {
-                check_range(name, caps, w)?;
+                check_range(name_of(op), caps, w)?;
                 allowed[0] |= f::NUM | f::SCALE;
                 allowed[1] |= f::TG | f::TTL;
                 if !caps.ds {
                     allowed[0] &= !f::SCALE_HIGH;
-                    gated[2] = (f::SCALE_HIGH, 0, "SCALE above 31", "SMMU_IDR5.DS");
                 }
-            } else {
-                gated[1] = (
-                    f::NUM | f::SCALE,
-                    0,
-                    "NUM/SCALE",
-                    "range invalidation (SMMU_IDR3.RIL)",
-                );
-                gated[2] = (
-                    f::TG | f::TTL,
-                    1,
-                    "TG/TTL",
-                    "range invalidation (SMMU_IDR3.RIL)",
-                );
             }
             allowed[0] |= f::VMID;
             allowed[1] |= f::LEAF | f::ADDR;
@@ -265,7 +263,7 @@ pub fn classify(
         opcode::ATC_INV => {
             if !caps.ats {
                 return Err(CommandError::NeedsCapability {
-                    opcode: name,
+                    opcode: name_of(op),
                     field: "the opcode",
                     capability: "ATS (SMMU_IDR0.ATS)",
                 });
@@ -276,13 +274,6 @@ pub fn classify(
             }
             if caps.ssid_bits > 0 {
                 allowed[0] |= f::SSV | f::SSID | f::GLOBAL;
-            } else {
-                gated[0] = (
-                    f::SSV | f::SSID | f::GLOBAL,
-                    0,
-                    "SSV/SSID/Global",
-                    "substreams (SMMU_IDR1.SSIDSIZE)",
-                );
             }
             allowed[0] |= f::SID;
             allowed[1] |= f::ATC_SIZE | f::ADDR;
@@ -291,8 +282,6 @@ pub fn classify(
             if op == opcode::CFGI_CD {
                 if caps.ssid_bits > 0 {
                     allowed[0] |= f::SSID;
-                } else {
-                    gated[0] = (f::SSID, 0, "SSID", "substreams (SMMU_IDR1.SSIDSIZE)");
                 }
                 allowed[1] |= f::LEAF;
             }
@@ -300,35 +289,102 @@ pub fn classify(
         }
         other => return Err(CommandError::Opcode(other)),
     }
-    for word in 0..2u8 {
-        let bits = w[word as usize] & !allowed[word as usize];
+    Ok(allowed)
+}
+
+/// Names what is wrong with a command whose bits fall outside `allowed`: a field
+/// that needs a capability this SMMU lacks, or one the opcode does not have.
+fn explain(op: u8, caps: &SmmuCaps, w: [u64; 2], allowed: [u64; 2]) -> CommandError {
+    const ASID16: &str = "16-bit ASIDs (SMMU_IDR0.ASID16)";
+    const RIL: &str = "range invalidation (SMMU_IDR3.RIL)";
+    const SUBSTREAMS: &str = "substreams (SMMU_IDR1.SSIDSIZE)";
+    let tlbi_va = matches!(op, opcode::TLBI_NH_VA | opcode::TLBI_NH_VAA);
+    let asid_op = matches!(op, opcode::TLBI_NH_ASID | opcode::TLBI_NH_VA);
+    // (word, bits, the field's name, the capability it needs) for fields that exist
+    // only with a capability.
+    let gated: [(usize, u64, &str, &str); 6] = [
+        (
+            0,
+            if asid_op {
+                f::ASID & !asid_mask(caps)
+            } else {
+                0
+            },
+            "ASID bits 15:8",
+            ASID16,
+        ),
+        (
+            0,
+            if tlbi_va && !caps.range_invalidation {
+                f::NUM | f::SCALE
+            } else {
+                0
+            },
+            "NUM/SCALE",
+            RIL,
+        ),
+        (
+            1,
+            if tlbi_va && !caps.range_invalidation {
+                f::TG | f::TTL
+            } else {
+                0
+            },
+            "TG/TTL",
+            RIL,
+        ),
+        (
+            0,
+            if tlbi_va && caps.range_invalidation && !caps.ds {
+                f::SCALE_HIGH
+            } else {
+                0
+            },
+            "SCALE above 31",
+            "SMMU_IDR5.DS",
+        ),
+        (
+            0,
+            if op == opcode::ATC_INV && caps.ssid_bits == 0 {
+                f::SSV | f::SSID | f::GLOBAL
+            } else {
+                0
+            },
+            "SSV/SSID/Global",
+            SUBSTREAMS,
+        ),
+        (
+            0,
+            if op == opcode::CFGI_CD && caps.ssid_bits == 0 {
+                f::SSID
+            } else {
+                0
+            },
+            "SSID",
+            SUBSTREAMS,
+        ),
+    ];
+    for word in 0..2 {
+        let bits = w[word] & !allowed[word];
         if bits == 0 {
             continue;
         }
         if let Some(&(_, _, field, capability)) = gated
             .iter()
-            .find(|(mask, gw, _, _)| *gw == word && bits & mask != 0)
+            .find(|(gw, mask, _, _)| *gw == word && bits & mask != 0)
         {
-            return Err(CommandError::NeedsCapability {
-                opcode: name,
+            return CommandError::NeedsCapability {
+                opcode: name_of(op),
                 field,
                 capability,
-            });
+            };
         }
-        return Err(forbidden(name, word, bits));
+        return forbidden(name_of(op), word as u8, bits);
     }
-    if matches!(op, opcode::ATC_INV | opcode::CFGI_CD | opcode::CFGI_CD_ALL) {
-        let stream = (w[0] >> 32) as u32;
-        if !has_vdevice(stream) {
-            return Err(CommandError::UnknownStream {
-                opcode: name,
-                stream,
-            });
-        }
-    }
-    Ok(GuestCommand::Forward(raw))
+    CommandError::Opcode(op)
 }
 
+#[inline(always)]
 fn asid_mask(caps: &SmmuCaps) -> u64 {
     if caps.asid_bits >= 16 {
         f::ASID
