@@ -5,5 +5,6 @@
 //! `rig/arm64-tier.sh` (see the README).
 
 mod agreement;
+mod effect;
 mod guest;
 mod smmuv3;

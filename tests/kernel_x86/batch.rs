@@ -121,3 +121,31 @@ fn large_arrays_are_split_below_the_drivers_allocation_limit() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+#[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
+fn an_early_failure_is_not_reported_as_progress() {
+    let fd = Arc::new(IommuFd::open().unwrap());
+    let ioas = IoasReady::new(&fd).unwrap();
+    let dev = MockDevice::new(&fd, ioas.id()).unwrap();
+    let s2 = ioas.alloc_nest_parent(&dev).unwrap();
+    let viommu = s2.alloc_viommu::<Selftest>(&dev).unwrap();
+    let _bound = viommu.bind(dev, 0x42).map_err(|e| e.into_parts().1).unwrap();
+    let entries = [entry(0x42, 1); 8];
+    let mut early = 0;
+    crate::fail_nth::sweep(
+        || (),
+        |()| viommu.invalidate(&entries),
+        |r, _fired| {
+            if let Err(Error::Invalidation { errno, handled, .. }) = r {
+                // An allocation failed before the driver looked at any entry: the
+                // kernel left entry_num at 8, which is no count of handled entries.
+                if errno == rustix::io::Errno::NOMEM {
+                    assert_eq!(handled, None);
+                    early += 1;
+                }
+            }
+        },
+    );
+    assert!(early > 0, "fault injection never failed the invalidation early");
+}

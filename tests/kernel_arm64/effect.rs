@@ -1,0 +1,271 @@
+//! Invalidation proven by effect: QEMU's SMMUv3 caches translations, so after the
+//! guest changes a stage-1 entry, DMA keeps using the old one until an invalidation
+//! reaches the SMMU. Each command kind the kernel forwards, sent through the crate's
+//! batch, must make the next DMA follow the new mapping; and the ARM partial-failure
+//! recovery must leave no stale translation behind.
+
+use crate::guest::*;
+use iommufd::arch::Smmuv3;
+use iommufd::arch::smmuv3::{SmmuCaps, command as cmd};
+use iommufd::batch::{BatchError, Step};
+use iommufd::states::{IoasReady, Nested, VIommuAllocated};
+use iommufd::uapi::{IommuHwInfoArmSmmuv3, IommuViommuArmSmmuv3Invalidate};
+use iommufd::{Device, Error, IommuFd, VfioDevice};
+use std::sync::Arc;
+use zerocopy::IntoBytes;
+
+const VSID: u64 = 0x42;
+const ASID: u16 = 9;
+const SRC: u64 = 0x5000_0000;
+const PROBE: u64 = 0x6000_0000;
+const PATTERN: u8 = 0x5a;
+
+struct Rig {
+    ram: GuestRam,
+    viommu: VIommuAllocated<Smmuv3>,
+    caps: SmmuCaps,
+    _ioas: IoasReady,
+    _fd: Arc<IommuFd>,
+}
+
+fn page(n: u64) -> u64 {
+    DATA_IPA + n * PAGE
+}
+
+fn rig() -> (Rig, iommufd::states::VDeviceBound<Smmuv3, VfioDevice>) {
+    let fd = Arc::new(IommuFd::open().unwrap());
+    let ioas = IoasReady::new(&fd).unwrap();
+    let ram = GuestRam::new(&ioas);
+    let dev = open_device(0)
+        .bind(&fd)
+        .map_err(|e| e.into_parts().1)
+        .unwrap();
+    let (info, _) = fd.hw_info::<IommuHwInfoArmSmmuv3>(dev.dev_id()).unwrap();
+    let s2 = ioas.alloc_nest_parent(&dev).unwrap();
+    let viommu = s2.alloc_viommu::<Smmuv3>(&dev).unwrap();
+    let bound = viommu
+        .bind(dev, VSID)
+        .map_err(|e| e.into_parts().1)
+        .unwrap();
+    (
+        Rig {
+            ram,
+            viommu,
+            caps: SmmuCaps::decode(&info),
+            _ioas: ioas,
+            _fd: fd,
+        },
+        bound,
+    )
+}
+
+/// Installs `s1` and loads edu's buffer with the pattern through stage 1.
+fn start(
+    rig: &Rig,
+    s1: &mut Stage1<'_>,
+    bound: iommufd::states::VDeviceBound<Smmuv3, VfioDevice>,
+) -> (Nested<Smmuv3, VfioDevice>, Edu) {
+    s1.map(SRC, page(0));
+    rig.ram.fill(page(0), PAGE as usize, PATTERN);
+    let nested = bound
+        .install(&s1.vste())
+        .map_err(|e| e.into_parts().1)
+        .unwrap();
+    let edu = Edu::new(nested.device());
+    edu.dma(SRC, EDU_BUFFER, 64);
+    (nested, edu)
+}
+
+/// DMAs 8 bytes to `iova` and says which of `pages` received them.
+fn lands(rig: &Rig, edu: &Edu, iova: u64, pages: &[u64]) -> Option<u64> {
+    for &p in pages {
+        rig.ram.fill(p, 64, 0);
+    }
+    edu.dma(EDU_BUFFER, iova, 8);
+    pages
+        .iter()
+        .copied()
+        .find(|&p| rig.ram.bytes(p, 8) == [PATTERN; 8])
+}
+
+/// Sends guest commands through the batch, ending with the guest's CMD_SYNC.
+fn guest_batch(rig: &Rig, commands: &[IommuViommuArmSmmuv3Invalidate]) {
+    let mut batch = rig.viommu.batch::<63>();
+    for (i, c) in commands.iter().chain([&cmd::sync()]).enumerate() {
+        let step = batch
+            .push_guest_command(i as u32, c.as_bytes(), &rig.caps, |s| u64::from(s) == VSID)
+            .unwrap();
+        assert!(matches!(step, Step::Queued | Step::Synced), "{step:?}");
+    }
+    assert!(batch.is_empty(), "CMD_SYNC flushes");
+}
+
+/// Remaps PROBE from page 1 to page 2, shows DMA still using page 1 (the SMMU's
+/// cached translation), sends `commands`, shows DMA following page 2.
+fn remap_then_invalidate(commands: &[IommuViommuArmSmmuv3Invalidate]) {
+    let (rig, bound) = rig();
+    let mut s1 = Stage1::new(&rig.ram, ASID);
+    s1.map(PROBE, page(1));
+    let (_nested, edu) = start(&rig, &mut s1, bound);
+    assert_eq!(lands(&rig, &edu, PROBE, &[page(1), page(2)]), Some(page(1)));
+    s1.map(PROBE, page(2));
+    assert_eq!(
+        lands(&rig, &edu, PROBE, &[page(1), page(2)]),
+        Some(page(1)),
+        "QEMU must serve the cached translation"
+    );
+    guest_batch(&rig, commands);
+    assert_eq!(
+        lands(&rig, &edu, PROBE, &[page(1), page(2)]),
+        Some(page(2)),
+        "the invalidation must reach the SMMU"
+    );
+}
+
+#[test]
+#[ignore = "needs the arm64 guest with an SMMUv3 and VFIO devices: run rig/arm64-tier.sh"]
+fn tlbi_nh_va_takes_effect() {
+    remap_then_invalidate(&[cmd::tlbi_nh_va(ASID, PROBE, true)]);
+}
+
+#[test]
+#[ignore = "needs the arm64 guest with an SMMUv3 and VFIO devices: run rig/arm64-tier.sh"]
+fn tlbi_nh_va_with_range_fields_takes_effect() {
+    let range = cmd::TlbiRange {
+        num: 1,
+        scale: 0,
+        tg: 1,
+        ttl: 3,
+    };
+    remap_then_invalidate(&[cmd::tlbi_nh_va_range(ASID, PROBE, true, range)]);
+}
+
+#[test]
+#[ignore = "needs the arm64 guest with an SMMUv3 and VFIO devices: run rig/arm64-tier.sh"]
+fn tlbi_nh_vaa_takes_effect() {
+    remap_then_invalidate(&[cmd::tlbi_nh_vaa(PROBE, true)]);
+}
+
+#[test]
+#[ignore = "needs the arm64 guest with an SMMUv3 and VFIO devices: run rig/arm64-tier.sh"]
+fn tlbi_nh_asid_takes_effect() {
+    remap_then_invalidate(&[cmd::tlbi_nh_asid(ASID)]);
+}
+
+#[test]
+#[ignore = "needs the arm64 guest with an SMMUv3 and VFIO devices: run rig/arm64-tier.sh"]
+fn tlbi_nh_all_takes_effect() {
+    remap_then_invalidate(&[cmd::tlbi_nh_all()]);
+}
+
+#[test]
+#[ignore = "needs the arm64 guest with an SMMUv3 and VFIO devices: run rig/arm64-tier.sh"]
+fn tlbi_nsnh_all_takes_effect() {
+    remap_then_invalidate(&[cmd::tlbi_nsnh_all()]);
+}
+
+/// The guest moves the stream to a new ASID in its CD (the page table now maps
+/// PROBE to page 2); until the CD is invalidated the SMMU keeps the cached CD, and
+/// with it the old ASID's translation.
+fn cd_change_then(invalidate: IommuViommuArmSmmuv3Invalidate) {
+    let (rig, bound) = rig();
+    let mut s1 = Stage1::new(&rig.ram, ASID);
+    s1.map(PROBE, page(1));
+    let (_nested, edu) = start(&rig, &mut s1, bound);
+    assert_eq!(lands(&rig, &edu, PROBE, &[page(1), page(2)]), Some(page(1)));
+    s1.map(PROBE, page(2));
+    s1.asid = ASID + 1;
+    s1.write_cd(true);
+    assert_eq!(
+        lands(&rig, &edu, PROBE, &[page(1), page(2)]),
+        Some(page(1)),
+        "cached CD and TLB"
+    );
+    guest_batch(&rig, &[invalidate]);
+    assert_eq!(
+        lands(&rig, &edu, PROBE, &[page(1), page(2)]),
+        Some(page(2)),
+        "the new CD (new ASID) must apply"
+    );
+}
+
+#[test]
+#[ignore = "needs the arm64 guest with an SMMUv3 and VFIO devices: run rig/arm64-tier.sh"]
+fn cfgi_cd_takes_effect() {
+    cd_change_then(cmd::cfgi_cd(VSID as u32, 0, true));
+}
+
+#[test]
+#[ignore = "needs the arm64 guest with an SMMUv3 and VFIO devices: run rig/arm64-tier.sh"]
+fn cfgi_cd_all_takes_effect() {
+    cd_change_then(cmd::cfgi_cd_all(VSID as u32));
+}
+
+#[test]
+#[ignore = "needs the arm64 guest with an SMMUv3 and VFIO devices: run rig/arm64-tier.sh"]
+fn partial_failure_loses_invalidations_in_the_kernel_and_the_batch_recovers_them() {
+    // 70 TLBI_NH_VA, one per page; command 68 is illegal. Linux 7.3 issues the first
+    // block of 63, converts 63..67, then fails at 68 without issuing them.
+    let (rig, bound) = rig();
+    let mut s1 = Stage1::new(&rig.ram, ASID);
+    let iova = |i: u64| PROBE + i * PAGE;
+    for i in 0..70 {
+        s1.map(iova(i), page(10 + i));
+    }
+    let (_nested, edu) = start(&rig, &mut s1, bound);
+    let (early, late) = (10u64, 65u64); // one in the issued block, one after it
+    for i in [early, late] {
+        assert_eq!(
+            lands(&rig, &edu, iova(i), &[page(10 + i)]),
+            Some(page(10 + i))
+        );
+        s1.map(iova(i), page(100 + i));
+    }
+    let mut commands: Vec<_> = (0..70)
+        .map(|i| cmd::tlbi_nh_va(ASID, iova(i), true))
+        .collect();
+    commands[68] = cmd::command(0x01 | (1 << 8), 0); // PREFETCH_CONFIG with a RES0 bit: never forwarded
+
+    // The raw kernel answer: EIO at 68; the first block took effect, 63..67 did not.
+    let e = rig.viommu.invalidate(&commands).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Invalidation {
+                handled: Some(68),
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        lands(
+            &rig,
+            &edu,
+            iova(early),
+            &[page(10 + early), page(100 + early)]
+        ),
+        Some(page(100 + early))
+    );
+    assert_eq!(
+        lands(&rig, &edu, iova(late), &[page(10 + late), page(100 + late)]),
+        Some(page(10 + late)),
+        "Linux 7.3 drops the converted commands of the failing block: resubmitting from 69 would leave this stale"
+    );
+
+    // The batch names guest command 68 and re-sends 0..67: nothing stays stale.
+    let mut batch = rig.viommu.batch::<128>();
+    for (i, c) in commands.iter().enumerate() {
+        batch.push(i as u32, *c).unwrap();
+    }
+    match batch.flush() {
+        Err(BatchError::Refused {
+            guest_index: 68, ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        lands(&rig, &edu, iova(late), &[page(10 + late), page(100 + late)]),
+        Some(page(100 + late))
+    );
+}
