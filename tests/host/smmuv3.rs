@@ -10,7 +10,7 @@ use iommufd::arch::smmuv3::{
 };
 use iommufd::uapi::{IommuHwInfoArmSmmuv3, IommuVeventArmSmmuv3};
 use proptest::prelude::*;
-use tables::{COMMANDS, CaseCaps, QEMU_CAPS, STES, VSID, Verdict};
+use tables::{COMMANDS, CaseCaps, QEMU_CAPS, STES, VSID, Verdict, bytes};
 use zerocopy::{FromBytes, IntoBytes};
 
 /// QEMU 10's SMMUv3 registers, as GET_HW_INFO reported them in the arm64 tier.
@@ -40,13 +40,6 @@ const FULL: CaseCaps = CaseCaps {
     ats: true,
     ssid: true,
 };
-
-fn bytes(words: [u64; 2]) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&words[0].to_le_bytes());
-    b[8..].copy_from_slice(&words[1].to_le_bytes());
-    b
-}
 
 fn verdict(r: &Result<GuestCommand, CommandError>) -> Verdict {
     match r {

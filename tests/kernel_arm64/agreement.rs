@@ -13,14 +13,7 @@ use iommufd::uapi::IommuHwInfoArmSmmuv3;
 use iommufd::{Device, IommuFd};
 use rustix::io::Errno;
 use std::sync::Arc;
-use tables::{COMMANDS, STES, VSID};
-
-fn bytes(words: [u64; 2]) -> [u8; 16] {
-    let mut b = [0u8; 16];
-    b[..8].copy_from_slice(&words[0].to_le_bytes());
-    b[8..].copy_from_slice(&words[1].to_le_bytes());
-    b
-}
+use tables::{COMMANDS, STES, VSID, bytes};
 
 #[test]
 #[ignore = "needs the arm64 guest with an SMMUv3 and VFIO devices: run rig/arm64-tier.sh"]

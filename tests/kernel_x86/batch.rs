@@ -130,7 +130,10 @@ fn an_early_failure_is_not_reported_as_progress() {
     let dev = MockDevice::new(&fd, ioas.id()).unwrap();
     let s2 = ioas.alloc_nest_parent(&dev).unwrap();
     let viommu = s2.alloc_viommu::<Selftest>(&dev).unwrap();
-    let _bound = viommu.bind(dev, 0x42).map_err(|e| e.into_parts().1).unwrap();
+    let _bound = viommu
+        .bind(dev, 0x42)
+        .map_err(|e| e.into_parts().1)
+        .unwrap();
     let entries = [entry(0x42, 1); 8];
     let mut early = 0;
     crate::fail_nth::sweep(
@@ -147,5 +150,8 @@ fn an_early_failure_is_not_reported_as_progress() {
             }
         },
     );
-    assert!(early > 0, "fault injection never failed the invalidation early");
+    assert!(
+        early > 0,
+        "fault injection never failed the invalidation early"
+    );
 }

@@ -471,3 +471,11 @@ pub const COMMANDS: &[CmdCase] = &[
         on_full: Illegal,
     },
 ];
+
+/// The 16 little-endian bytes a guest writes for two words.
+pub fn bytes(words: [u64; 2]) -> [u8; 16] {
+    let mut b = [0u8; 16];
+    b[..8].copy_from_slice(&words[0].to_le_bytes());
+    b[8..].copy_from_slice(&words[1].to_le_bytes());
+    b
+}
