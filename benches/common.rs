@@ -53,6 +53,30 @@ pub fn measure_interleaved(
     reps: usize,
     variants: &mut [&mut dyn FnMut()],
 ) -> Vec<(f64, f64)> {
+    interleaved_samples(per_call, reps, variants)
+        .into_iter()
+        .map(|mut s| {
+            s.sort_by(f64::total_cmp);
+            (s[0], s[s.len() / 2])
+        })
+        .collect()
+}
+
+/// The median over rounds of `a[round] - b[round]`: a difference between two
+/// variants measured in the same rounds, less noisy than a difference of medians.
+pub fn median_difference(a: &[f64], b: &[f64]) -> f64 {
+    let mut d: Vec<f64> = a.iter().zip(b).map(|(x, y)| x - y).collect();
+    d.sort_by(f64::total_cmp);
+    d[d.len() / 2]
+}
+
+/// The ns per item of each variant in each of `reps` interleaved rounds:
+/// `result[variant][round]`.
+pub fn interleaved_samples(
+    per_call: usize,
+    reps: usize,
+    variants: &mut [&mut dyn FnMut()],
+) -> Vec<Vec<f64>> {
     let budget = budget();
     // Calibrate each variant once.
     let iters: Vec<u64> = variants
@@ -85,10 +109,4 @@ pub fn measure_interleaved(
         }
     }
     samples
-        .into_iter()
-        .map(|mut s| {
-            s.sort_by(f64::total_cmp);
-            (s[0], s[s.len() / 2])
-        })
-        .collect()
 }

@@ -3,13 +3,19 @@
 //! `IOMMU_HWPT_INVALIDATE` per guest `CMD_SYNC` (or when full). No heap, no copy:
 //! the entries live in the batch and the kernel reads them in place.
 //!
+//! For SMMUv3, the VMM works the guest command rules out once per vIOMMU
+//! ([`CommandRules`]) and hands every raw command to
+//! [`push_guest_command`](InvalidationBatch::push_guest_command): a legal TLBI costs a
+//! table lookup and a 16-byte store, everything else goes through the full checks.
+//!
 //! ```no_run
-//! # use iommufd::arch::{Smmuv3, smmuv3::SmmuCaps};
+//! # use iommufd::arch::{Smmuv3, smmuv3::{CommandRules, SmmuCaps}};
 //! # use iommufd::batch::{BatchError, Step};
 //! # fn f(viommu: &iommufd::states::VIommuAllocated<Smmuv3>, caps: &SmmuCaps, guest_queue: &[[u8; 16]]) {
-//! let mut batch = viommu.batch::<64>();
+//! let rules = CommandRules::new(caps); // once, when the vIOMMU is made
+//! let mut batch = viommu.batch::<63>();
 //! for (index, raw) in guest_queue.iter().enumerate() {
-//!     match batch.push_guest_command(index as u32, raw, caps, |vsid| vsid == 0x42) {
+//!     match batch.push_guest_command(index as u32, raw, &rules, |vsid| vsid == 0x42) {
 //!         Ok(Step::Queued | Step::Synced | Step::Nothing) => {}
 //!         Ok(Step::ReloadStes(span)) => { /* re-read these guest STEs, reinstall */ }
 //!         Err(e) => { /* CERROR_ILL at e.guest_index(): the guest's CONS stops there */ break; }
@@ -18,10 +24,13 @@
 //! # }
 //! ```
 
+use crate::IommuFd;
 use crate::arch::Family;
-use crate::arch::smmuv3::{CommandError, GuestCommand, SmmuCaps, Smmuv3, StreamSpan, classify};
+use crate::arch::smmuv3::{CommandError, CommandRules, GuestCommand, Smmuv3, StreamSpan};
 use crate::error::Error;
+use crate::ids::ViommuId;
 use crate::states::VIommuAllocated;
+use core::marker::PhantomData;
 use zerocopy::FromZeros;
 
 /// What a pushed guest command did.
@@ -36,6 +45,29 @@ pub enum Step {
     ReloadStes(StreamSpan),
     /// A prefetch: nothing to do.
     Nothing,
+}
+
+/// Where [`InvalidationBatch::push_guest_commands`] stopped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Drain {
+    /// It took every command; what it queued waits in the batch (flush when the
+    /// guest's queue is empty).
+    End,
+    /// It stopped after the CMD_SYNC at `guest_index`: everything before it was
+    /// sent; complete the sync, then go on with the next command.
+    Synced {
+        /// Index of the CMD_SYNC in the guest's queue.
+        guest_index: u32,
+    },
+    /// It stopped after the CFGI_STE* at `guest_index`: everything before it was
+    /// sent; re-read these STEs and reinstall them, then go on with the next
+    /// command.
+    ReloadStes {
+        /// Index of the CFGI_STE* in the guest's queue.
+        guest_index: u32,
+        /// The guest StreamIDs it names.
+        span: StreamSpan,
+    },
 }
 
 /// Why a batch stopped. Each names the guest queue index to report to the guest.
@@ -94,26 +126,55 @@ impl BatchError {
 /// block of commands per sync (64 pays a second sync). Dropping a batch drops what
 /// still waits in it: flush first.
 pub struct InvalidationBatch<'a, F: Family, const N: usize> {
-    viommu: &'a VIommuAllocated<F>,
+    iommufd: &'a IommuFd,
+    viommu: ViommuId,
     entries: [F::Invalidation; N],
     guest_index: [u32; N],
     len: usize,
+    family: PhantomData<F>,
 }
 
 impl<'a, F: Family, const N: usize> InvalidationBatch<'a, F, N> {
-    /// An empty batch for `viommu`.
+    /// An empty batch for `viommu` (which it borrows, so the vIOMMU outlives it).
     pub fn new(viommu: &'a VIommuAllocated<F>) -> Self {
+        Self::for_viommu_id(viommu.iommufd(), viommu.id())
+    }
+
+    /// An empty batch for the vIOMMU `viommu` of family `F` on `iommufd`, for VMMs
+    /// that drive the id-level API; nothing checks that the id names a live vIOMMU
+    /// of `F` (the kernel answers ENOENT or EINVAL on flush if not).
+    pub fn for_viommu_id(iommufd: &'a IommuFd, viommu: ViommuId) -> Self {
+        // N == 0 would make every push a no-op flush; refuse it at compile time.
+        const { assert!(N > 0, "a batch needs room for one entry") };
         Self {
+            iommufd,
             viommu,
             entries: [F::Invalidation::new_zeroed(); N],
             guest_index: [0; N],
             len: 0,
+            family: PhantomData,
         }
+    }
+
+    /// Drops what waits without sending it (the guest reset or disabled its
+    /// command queue).
+    pub fn clear(&mut self) {
+        self.len = 0;
     }
 
     /// Entries waiting.
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// The entries waiting, oldest first.
+    pub fn entries(&self) -> &[F::Invalidation] {
+        &self.entries[..self.len]
+    }
+
+    /// The guest queue index of each waiting entry.
+    pub fn guest_indices(&self) -> &[u32] {
+        &self.guest_index[..self.len]
     }
 
     /// Whether nothing waits.
@@ -122,71 +183,155 @@ impl<'a, F: Family, const N: usize> InvalidationBatch<'a, F, N> {
     }
 
     /// Adds an entry (an already-checked invalidation), flushing first when full.
+    #[inline]
     pub fn push(&mut self, guest_index: u32, entry: F::Invalidation) -> Result<(), BatchError> {
-        if self.len == N {
+        if self.len >= N {
             self.flush()?;
         }
-        // N == 0 would make every push a no-op flush; refuse it at compile time.
-        const { assert!(N > 0, "a batch needs room for one entry") };
-        self.entries[self.len] = entry;
-        self.guest_index[self.len] = guest_index;
-        self.len += 1;
+        let len = self.len;
+        // len < N now (a flush empties the batch); `get_mut` keeps a panic path out.
+        if let (Some(slot), Some(index)) =
+            (self.entries.get_mut(len), self.guest_index.get_mut(len))
+        {
+            *slot = entry;
+            *index = guest_index;
+            self.len = len + 1;
+        }
         Ok(())
     }
 
+    #[inline(always)]
+    fn invalidate(&self, entries: &[F::Invalidation]) -> Result<(), Error> {
+        self.iommufd.invalidate(self.viommu, entries)
+    }
+
     /// Sends what waits in one ioctl and empties the batch.
+    #[inline]
     pub fn flush(&mut self) -> Result<(), BatchError> {
         let len = core::mem::take(&mut self.len);
         if len == 0 {
             return Ok(());
         }
-        let entries = &self.entries[..len];
-        match self.viommu.invalidate(entries) {
+        // Inlined down to the syscall: each frame between the VMM and the kernel
+        // costs a mispredicted return on CPUs whose return predictor the kernel
+        // refills on the way out (measured: about 5 ns a frame on the host).
+        match self.invalidate(&self.entries[..len]) {
             Ok(()) => Ok(()),
-            Err(
-                error @ Error::Invalidation {
-                    handled: Some(k), ..
-                },
-            ) if (k as usize) < len => {
+            Err(error) => Err(self.recover(len, error)),
+        }
+    }
+
+    /// What a failed flush of `len` entries tells the guest: the refused entry's
+    /// guest index, after re-sending every entry before it.
+    #[cold]
+    #[inline(never)]
+    fn recover(&self, len: usize, error: Error) -> BatchError {
+        let entries = &self.entries[..len];
+        match error {
+            Error::Invalidation {
+                handled: Some(k), ..
+            } if (k as usize) < len => {
                 let k = k as usize;
                 // Re-send everything before the refused entry: the driver may have
                 // converted but never issued some of them (ARM, blocks of 63).
                 if k > 0 {
-                    if let Err(error) = self.viommu.invalidate(&entries[..k]) {
-                        return Err(BatchError::Failed {
+                    if let Err(error) = self.invalidate(&entries[..k]) {
+                        return BatchError::Failed {
                             first_guest_index: self.guest_index[0],
                             count: k as u32,
                             error,
-                        });
+                        };
                     }
                 }
-                Err(BatchError::Refused {
+                BatchError::Refused {
                     guest_index: self.guest_index[k],
                     error,
-                })
+                }
             }
-            Err(error) => Err(BatchError::Failed {
+            error => BatchError::Failed {
                 first_guest_index: self.guest_index[0],
                 count: len as u32,
                 error,
-            }),
+            },
         }
     }
 }
 
 impl<'a, const N: usize> InvalidationBatch<'a, Smmuv3, N> {
-    /// Takes one raw command from the guest's queue: checks it against `caps` (the
+    /// Takes one raw command from the guest's queue: checks it with `rules` (the
     /// SMMU the guest sees) and `has_vdevice` (guest StreamIDs with a vDEVICE), then
     /// queues it, or flushes for a CMD_SYNC or a CFGI_STE*, or refuses it after
     /// sending everything before it.
+    #[inline]
     pub fn push_guest_command(
         &mut self,
         guest_index: u32,
         raw: &[u8],
-        caps: &SmmuCaps,
+        rules: &CommandRules,
         has_vdevice: impl Fn(u32) -> bool,
     ) -> Result<Step, BatchError> {
-        match classify(raw, caps, has_vdevice) {
+        match rules.forwarded_tlbi(raw) {
+            Some(entry) => self.push(guest_index, entry).map(|()| Step::Queued),
+            None => self.push_other_command(guest_index, raw, rules, has_vdevice),
+        }
+    }
+
+    /// Takes a run of raw commands from the guest's queue, `queue[0]` being guest
+    /// command `first_index`, as [`push_guest_command`](Self::push_guest_command)
+    /// one by one would, and stops after the first command that needs the VMM (a
+    /// CMD_SYNC, a CFGI_STE*) or at the end of `queue`. The way to drain a queue:
+    /// the batch's length stays in a register between commands.
+    ///
+    /// On an error, the guest's queue stops at [`BatchError::guest_index`].
+    pub fn push_guest_commands(
+        &mut self,
+        first_index: u32,
+        queue: &[[u8; 16]],
+        rules: &CommandRules,
+        has_vdevice: impl Fn(u32) -> bool,
+    ) -> Result<Drain, BatchError> {
+        let mut len = self.len;
+        let mut guest_index = first_index;
+        for raw in queue {
+            if let Some(entry) = rules.forwarded_tlbi(raw) {
+                if let (Some(slot), Some(index)) =
+                    (self.entries.get_mut(len), self.guest_index.get_mut(len))
+                {
+                    *slot = entry;
+                    *index = guest_index;
+                    len += 1;
+                    guest_index = guest_index.wrapping_add(1);
+                    continue;
+                }
+            }
+            // Anything else, or a full batch: the one-by-one path.
+            self.len = len;
+            let step = self.push_other_command(guest_index, raw, rules, &has_vdevice)?;
+            len = self.len;
+            match step {
+                Step::Synced => return Ok(Drain::Synced { guest_index }),
+                Step::ReloadStes(span) => return Ok(Drain::ReloadStes { guest_index, span }),
+                Step::Queued | Step::Nothing => {}
+            }
+            guest_index = guest_index.wrapping_add(1);
+        }
+        self.len = len;
+        Ok(Drain::End)
+    }
+
+    /// Everything but a legal TLBI: the full checks, then what the command asks.
+    /// Marked cold so the TLBI path is the straight line (one CMD_SYNC per batch
+    /// comes here; that is cheap next to the flush it makes).
+    #[cold]
+    #[inline(never)]
+    fn push_other_command(
+        &mut self,
+        guest_index: u32,
+        raw: &[u8],
+        rules: &CommandRules,
+        has_vdevice: impl Fn(u32) -> bool,
+    ) -> Result<Step, BatchError> {
+        match rules.classify(raw, has_vdevice) {
             Ok(GuestCommand::Forward(entry)) => {
                 self.push(guest_index, entry).map(|()| Step::Queued)
             }

@@ -28,6 +28,7 @@ use rustix::ioctl::{Opcode, Updater};
 /// `T` must be the struct the kernel expects for `OPCODE`, and every user pointer in
 /// `arg` must point to memory valid for the kernel's reads and writes of the lengths
 /// `arg` states, for the whole call.
+#[inline(always)]
 unsafe fn call<const OPCODE: Opcode, T>(fd: BorrowedFd<'_>, arg: &mut T) -> Result<(), Errno> {
     // SAFETY: the caller guarantees T matches OPCODE and its pointers are valid; arg is
     // a live exclusive borrow, so the kernel's write-back lands in memory we own.

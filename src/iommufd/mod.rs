@@ -70,6 +70,7 @@ impl IommuFd {
 }
 
 impl AsFd for IommuFd {
+    #[inline]
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }

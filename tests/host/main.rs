@@ -2,6 +2,7 @@
 //! no kernel support: validation is proven by running against `/dev/null`, which would
 //! answer ENOTTY to any ioctl that got through.
 
+mod batch;
 mod encoding;
 mod errors;
 mod misuse;

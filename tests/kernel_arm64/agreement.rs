@@ -7,7 +7,7 @@ mod tables;
 
 use crate::guest::*;
 use iommufd::arch::Smmuv3;
-use iommufd::arch::smmuv3::{self, GuestCommand, SmmuCaps, Ste, classify};
+use iommufd::arch::smmuv3::{self, CommandRules, GuestCommand, SmmuCaps, Ste, classify};
 use iommufd::states::{DeviceState, GuestStage1, IoasReady};
 use iommufd::uapi::IommuHwInfoArmSmmuv3;
 use iommufd::{Device, IommuFd};
@@ -27,6 +27,7 @@ fn crate_and_driver_agree_on_every_ste_and_command() {
         .unwrap();
     let (info, _) = fd.hw_info::<IommuHwInfoArmSmmuv3>(dev.dev_id()).unwrap();
     let caps = SmmuCaps::decode(&info);
+    let rules = CommandRules::new(&caps);
     let s2 = ioas.alloc_nest_parent(&dev).unwrap();
     let viommu = s2.alloc_viommu::<Smmuv3>(&dev).unwrap();
     let mut state = DeviceState::from(
@@ -66,6 +67,13 @@ fn crate_and_driver_agree_on_every_ste_and_command() {
     let mut vmm_only = 0;
     for case in COMMANDS {
         let crate_says = classify(&bytes(case.words), &caps, |sid| u64::from(sid) == VSID);
+        // The table the batch uses must give the same verdict, field for field.
+        assert_eq!(
+            rules.classify(&bytes(case.words), |sid| u64::from(sid) == VSID),
+            crate_says,
+            "{}: CommandRules and classify",
+            case.name
+        );
         if matches!(
             crate_says,
             Ok(GuestCommand::Sync | GuestCommand::ReloadStes(_) | GuestCommand::Nothing)

@@ -6,8 +6,8 @@
 
 use crate::guest::*;
 use iommufd::arch::Smmuv3;
-use iommufd::arch::smmuv3::{SmmuCaps, command as cmd};
-use iommufd::batch::{BatchError, Step};
+use iommufd::arch::smmuv3::{CommandRules, SmmuCaps, command as cmd};
+use iommufd::batch::{BatchError, Drain, Step};
 use iommufd::states::{IoasReady, Nested, VIommuAllocated};
 use iommufd::uapi::{IommuHwInfoArmSmmuv3, IommuViommuArmSmmuv3Invalidate};
 use iommufd::{Device, Error, IommuFd, VfioDevice};
@@ -23,7 +23,7 @@ const PATTERN: u8 = 0x5a;
 struct Rig {
     ram: GuestRam,
     viommu: VIommuAllocated<Smmuv3>,
-    caps: SmmuCaps,
+    rules: CommandRules,
     _ioas: IoasReady,
     _fd: Arc<IommuFd>,
 }
@@ -51,7 +51,7 @@ fn rig() -> (Rig, iommufd::states::VDeviceBound<Smmuv3, VfioDevice>) {
         Rig {
             ram,
             viommu,
-            caps: SmmuCaps::decode(&info),
+            rules: CommandRules::new(&SmmuCaps::decode(&info)),
             _ioas: ioas,
             _fd: fd,
         },
@@ -88,12 +88,33 @@ fn lands(rig: &Rig, edu: &Edu, iova: u64, pages: &[u64]) -> Option<u64> {
         .find(|&p| rig.ram.bytes(p, 8) == [PATTERN; 8])
 }
 
-/// Sends guest commands through the batch, ending with the guest's CMD_SYNC.
+/// The guest's queue: `commands`, then its CMD_SYNC.
+fn guest_queue(commands: &[IommuViommuArmSmmuv3Invalidate]) -> Vec<[u8; 16]> {
+    commands
+        .iter()
+        .chain([&cmd::sync()])
+        .map(|c| c.as_bytes().try_into().unwrap())
+        .collect()
+}
+
+/// Drains the guest's queue through the batch as a slice (the VMM's hot path).
 fn guest_batch(rig: &Rig, commands: &[IommuViommuArmSmmuv3Invalidate]) {
+    let queue = guest_queue(commands);
     let mut batch = rig.viommu.batch::<63>();
-    for (i, c) in commands.iter().chain([&cmd::sync()]).enumerate() {
+    let drain = batch
+        .push_guest_commands(0, &queue, &rig.rules, |s| u64::from(s) == VSID)
+        .unwrap();
+    let sync = queue.len() as u32 - 1;
+    assert_eq!(drain, Drain::Synced { guest_index: sync });
+    assert!(batch.is_empty(), "CMD_SYNC flushes");
+}
+
+/// Drains the guest's queue through the batch one command at a time.
+fn guest_batch_one_by_one(rig: &Rig, commands: &[IommuViommuArmSmmuv3Invalidate]) {
+    let mut batch = rig.viommu.batch::<63>();
+    for (i, raw) in guest_queue(commands).iter().enumerate() {
         let step = batch
-            .push_guest_command(i as u32, c.as_bytes(), &rig.caps, |s| u64::from(s) == VSID)
+            .push_guest_command(i as u32, raw, &rig.rules, |s| u64::from(s) == VSID)
             .unwrap();
         assert!(matches!(step, Step::Queued | Step::Synced), "{step:?}");
     }
@@ -181,7 +202,7 @@ fn cd_change_then(invalidate: IommuViommuArmSmmuv3Invalidate) {
         Some(page(1)),
         "cached CD and TLB"
     );
-    guest_batch(&rig, &[invalidate]);
+    guest_batch_one_by_one(&rig, &[invalidate]);
     assert_eq!(
         lands(&rig, &edu, PROBE, &[page(1), page(2)]),
         Some(page(2)),

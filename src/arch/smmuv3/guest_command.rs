@@ -1,7 +1,9 @@
 //! Sorting the guest's command queue: each raw 16-byte command a VMM reads from guest
 //! memory is untrusted. [`classify`] says what to do with it, and refuses exactly
 //! what Linux 7.3's `arm_vsmmu_validate_user_cmd` and `arm_vsmmu_convert_user_cmd`
-//! refuse (EIO), naming the field, before any ioctl.
+//! refuse (EIO), naming the field, before any ioctl. A VMM draining a queue uses
+//! [`CommandRules`](super::CommandRules), the same checks worked out once per
+//! vIOMMU.
 
 use super::caps::SmmuCaps;
 use super::command::opcode;
@@ -91,7 +93,7 @@ pub enum CommandError {
     },
 }
 
-mod f {
+pub(super) mod f {
     pub const OP: u64 = 0xff;
     pub const SSV: u64 = 1 << 11;
     pub const GLOBAL: u64 = 1 << 9;
@@ -158,7 +160,11 @@ fn forbidden(opcode: &'static str, word: u8, bits: u64) -> CommandError {
 
 /// The range-field rules of a TLBI_NH_VA/VAA on an SMMU with range invalidation.
 #[inline(always)]
-fn check_range(name: &'static str, caps: &SmmuCaps, w: [u64; 2]) -> Result<(), CommandError> {
+pub(super) fn check_range(
+    name: &'static str,
+    caps: &SmmuCaps,
+    w: [u64; 2],
+) -> Result<(), CommandError> {
     let range = w[0] & (f::NUM | f::SCALE) != 0;
     let ttl = (w[1] & f::TTL) >> 8;
     let tg = (w[1] & f::TG) >> 10;
@@ -181,9 +187,10 @@ fn check_range(name: &'static str, caps: &SmmuCaps, w: [u64; 2]) -> Result<(), C
 
 /// Sorts one raw guest command. `has_vdevice` tells whether a guest StreamID has a
 /// vDEVICE on this vIOMMU (the kernel refuses SID-carrying commands otherwise).
-/// Never panics, whatever the bytes. The legal path is a handful of mask tests; the
-/// work of naming a refused field happens only on refusal.
-#[inline]
+/// Never panics, whatever the bytes. The work of naming a refused field happens
+/// only on refusal. This works the rules out from `caps` on each call: a VMM
+/// draining a queue builds [`CommandRules`](super::CommandRules) once and asks it,
+/// which answers the same, faster.
 pub fn classify(
     bytes: &[u8],
     caps: &SmmuCaps,
@@ -239,7 +246,11 @@ pub fn classify(
 /// The bits each forwarded opcode may set on this SMMU, after the checks that do
 /// not depend on the bits alone (opcode, ATS, ATC size, TLBI range encodings).
 #[inline(always)]
-fn allowed_fields(op: u8, caps: &SmmuCaps, w: [u64; 2]) -> Result<[u64; 2], CommandError> {
+pub(super) fn allowed_fields(
+    op: u8,
+    caps: &SmmuCaps,
+    w: [u64; 2],
+) -> Result<[u64; 2], CommandError> {
     let mut allowed = [f::OP, 0u64];
     match op {
         opcode::TLBI_NSNH_ALL => {}

@@ -1,0 +1,157 @@
+//! [`CommandRules`]: the guest command checks of one virtual SMMU, worked out once
+//! from its capabilities, so that a legal invalidation costs a table lookup and two
+//! mask tests while the VMM drains the guest's queue.
+//!
+//! The table is derived from the same functions as [`classify`], never written out
+//! by hand: the fast path accepts a command only where `classify` would forward it,
+//! and hands everything else (refusals, CMD_SYNC, CFGI_STE, commands whose StreamID
+//! needs a vDEVICE) to `classify` itself, so both give the same verdict for every
+//! input (a property test holds them to it).
+
+use super::caps::SmmuCaps;
+use super::command::command;
+use super::guest_command::{GuestCommand, allowed_fields, check_range, classify, f};
+use super::{CommandError, command::opcode};
+use crate::uapi::IommuViommuArmSmmuv3Invalidate;
+
+/// One opcode's fast-path rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Rule {
+    /// Bits of each word the opcode may not set (kept inverted: one AND a word).
+    forbidden: [u64; 2],
+    /// Bit `(range << 4) | (TG << 2) | TTL` is set where the TLBI range fields are
+    /// reserved on this SMMU; 0 for opcodes without range fields, every bit for
+    /// opcodes the fast path leaves to [`classify`] (an all-zero command included).
+    reserved_ranges: u32,
+}
+
+const SLOW: Rule = Rule {
+    forbidden: [u64::MAX, u64::MAX],
+    reserved_ranges: u32::MAX,
+};
+
+/// The checks of [`classify`] for one virtual SMMU, built once (when the VMM has
+/// settled what it presents to the guest) and used for every guest command.
+///
+/// A VMM keeps one per vIOMMU and passes it to
+/// [`InvalidationBatch::push_guest_command`](crate::batch::InvalidationBatch::push_guest_command).
+/// [`classify`](Self::classify) agrees with the free function
+/// [`classify`](super::classify) on every input.
+///
+/// ```
+/// use iommufd::arch::smmuv3::{CommandRules, GuestCommand, SmmuCaps, command as cmd};
+/// use iommufd::uapi::IommuHwInfoArmSmmuv3;
+/// use zerocopy::IntoBytes;
+///
+/// // QEMU's SMMUv3: 16-bit ASIDs, range invalidation, no ATS, no substreams.
+/// let caps = SmmuCaps::decode(&IommuHwInfoArmSmmuv3 {
+///     idr: [0x0d44_101b, 0x0273_0010, 0, 0x1414, 0, 0x74],
+///     aidr: 1,
+///     ..Default::default()
+/// });
+/// let rules = CommandRules::new(&caps);
+/// let tlbi = cmd::tlbi_nh_va(3, 0x4000_0000, true);
+/// assert_eq!(
+///     rules.classify(tlbi.as_bytes(), |_| false),
+///     Ok(GuestCommand::Forward(tlbi))
+/// );
+/// // ATC_INV needs ATS, which this SMMU lacks: the error names what is missing.
+/// let atc = cmd::atc_inv(0x42, None, 0, 0);
+/// assert!(rules.classify(atc.as_bytes(), |_| true).is_err());
+/// ```
+#[derive(Clone)]
+pub struct CommandRules {
+    caps: SmmuCaps,
+    rules: [Rule; 256],
+}
+
+impl core::fmt::Debug for CommandRules {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let fast: Vec<u8> = (0..=255u8)
+            .filter(|&op| self.rules[op as usize] != SLOW)
+            .collect();
+        f.debug_struct("CommandRules")
+            .field("caps", &self.caps)
+            .field("fast_opcodes", &fast)
+            .finish()
+    }
+}
+
+/// The range-field combination of a command: `(range << 4) | (TG << 2) | TTL`.
+#[inline(always)]
+fn range_index(w0: u64, w1: u64) -> u32 {
+    let range = (w0 & (f::NUM | f::SCALE) != 0) as u32;
+    (range << 4) | ((w1 >> 8) & 0xf) as u32
+}
+
+impl CommandRules {
+    /// Works out the rules for a virtual SMMU with `caps` (the capabilities the
+    /// guest sees, which must fit the physical SMMU's:
+    /// [`SmmuCaps::mismatches`]).
+    pub fn new(caps: &SmmuCaps) -> Self {
+        let mut rules = [SLOW; 256];
+        for op in [
+            opcode::TLBI_NSNH_ALL,
+            opcode::TLBI_NH_ALL,
+            opcode::TLBI_NH_ASID,
+            opcode::TLBI_NH_VA,
+            opcode::TLBI_NH_VAA,
+        ] {
+            // With every range field zero, allowed_fields answers the opcode's masks
+            // (or refuses the opcode on this SMMU, which leaves it to classify).
+            let Ok(allowed) = allowed_fields(op, caps, [u64::from(op), 0]) else {
+                continue;
+            };
+            let mut reserved_ranges = 0;
+            let has_range_fields = allowed[1] & f::TG != 0;
+            if has_range_fields {
+                for index in 0..32u32 {
+                    let w0 = u64::from(op) | if index & 0x10 != 0 { 1 << 12 } else { 0 };
+                    let w1 = u64::from(index & 0xf) << 8;
+                    if check_range("", caps, [w0, w1]).is_err() {
+                        reserved_ranges |= 1 << index;
+                    }
+                }
+            }
+            rules[op as usize] = Rule {
+                forbidden: [!allowed[0], !allowed[1]],
+                reserved_ranges,
+            };
+        }
+        Self { caps: *caps, rules }
+    }
+
+    /// The capabilities the rules were made for.
+    pub fn caps(&self) -> &SmmuCaps {
+        &self.caps
+    }
+
+    /// The command to forward, when `bytes` is a legal TLBI on this SMMU; `None`
+    /// for everything else, which [`classify`](Self::classify) sorts out.
+    #[inline(always)]
+    pub(crate) fn forwarded_tlbi(&self, bytes: &[u8]) -> Option<IommuViommuArmSmmuv3Invalidate> {
+        let raw = bytes.first_chunk::<16>()?;
+        let (lo, hi) = raw.split_at(8);
+        let w0 = u64::from_le_bytes(lo.try_into().ok()?);
+        let w1 = u64::from_le_bytes(hi.try_into().ok()?);
+        let rule = &self.rules[(w0 & f::OP) as usize];
+        let stray = (w0 & rule.forbidden[0]) | (w1 & rule.forbidden[1]);
+        let reserved = (rule.reserved_ranges >> range_index(w0, w1)) & 1;
+        // One branch for the whole test: both are zero only for a legal TLBI.
+        (stray | u64::from(reserved) == 0).then(|| command(w0, w1))
+    }
+
+    /// Sorts one raw guest command, as [`classify`](super::classify) does with
+    /// [`caps`](Self::caps), with legal TLBIs taking the table's short way.
+    #[inline]
+    pub fn classify(
+        &self,
+        bytes: &[u8],
+        has_vdevice: impl Fn(u32) -> bool,
+    ) -> Result<GuestCommand, CommandError> {
+        match self.forwarded_tlbi(bytes) {
+            Some(entry) => Ok(GuestCommand::Forward(entry)),
+            None => classify(bytes, &self.caps, has_vdevice),
+        }
+    }
+}
