@@ -85,6 +85,16 @@ pub trait Family: sealed::Sealed + Send + Sync + 'static {
     fn default_stage1(kind: DefaultStage1) -> Option<Self::Stage1>;
 }
 
+/// A family whose nested HWPTs take invalidations themselves
+/// (`IOMMU_HWPT_INVALIDATE` naming the nested HWPT): Intel VT-d's stage-1 caches
+/// live there, and the kernel's mock has both paths. SMMUv3 invalidates through its
+/// vIOMMU only, so it has no such entry and
+/// [`Nested::invalidate`](crate::states::Nested::invalidate) does not exist for it.
+pub trait NestedInvalidation: Family {
+    /// One invalidation request, sent to a nested HWPT.
+    type HwptInvalidation: InvalidationEntry + Copy;
+}
+
 pub(crate) mod sealed {
     pub trait Sealed {}
 }

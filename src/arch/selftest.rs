@@ -3,11 +3,11 @@
 //! The mock's nested HWPT data is the value its four IOTLB entries start with; it
 //! has no notion of abort, so the family offers only a bypass-like default.
 
-use super::{DefaultStage1, Family, sealed};
+use super::{DefaultStage1, Family, NestedInvalidation, sealed};
 use crate::uapi::{
     IOMMU_TEST_IOTLB_DEFAULT, IOMMU_VEVENTQ_TYPE_SELFTEST, IOMMU_VIOMMU_TYPE_SELFTEST,
-    IommuHwptSelftest, IommuTestHwInfo, IommuViommuEventSelftest, IommuViommuInvalidateSelftest,
-    IommuViommuSelftest,
+    IommuHwptInvalidateSelftest, IommuHwptSelftest, IommuTestHwInfo, IommuViommuEventSelftest,
+    IommuViommuInvalidateSelftest, IommuViommuSelftest,
 };
 
 /// The mock IOMMU family.
@@ -42,4 +42,8 @@ impl Family for Selftest {
             DefaultStage1::Abort => None,
         }
     }
+}
+
+impl NestedInvalidation for Selftest {
+    type HwptInvalidation = IommuHwptInvalidateSelftest;
 }

@@ -3,9 +3,9 @@
 use super::binding::Binding;
 use super::vdevice_bound::no_default;
 use super::{VDeviceBound, sealed};
-use crate::arch::{DefaultStage1, Family};
+use crate::arch::{DefaultStage1, Family, NestedInvalidation};
 use crate::device::Device;
-use crate::error::{Result, TransitionError};
+use crate::error::{Error, Op, Result, TransitionError};
 use crate::ids::{HwptId, VdeviceId};
 
 /// A device attached to its own nested HWPT, made from the guest's stage-1
@@ -91,5 +91,23 @@ impl<F: Family, D: Device> Nested<F, D> {
             }
             Err(e) => Err(TransitionError::new(self, e)),
         }
+    }
+}
+
+impl<F: NestedInvalidation, D: Device> Nested<F, D> {
+    /// Forwards guest invalidation requests to this device's nested HWPT in one
+    /// ioctl, without copying or allocating (families whose stage-1 caches are
+    /// invalidated per HWPT: see [`NestedInvalidation`]). See
+    /// [`IommuFd::invalidate`](crate::IommuFd::invalidate) for what a failure says.
+    pub fn invalidate(&self, entries: &[F::HwptInvalidation]) -> Result<()> {
+        let Some(hwpt) = self.stage1_hwpt() else {
+            // A Nested is only ever made with its HWPT; say so rather than panic.
+            return Err(Error::invalid(
+                Op::HwptInvalidate,
+                "hwpt",
+                "the device has no nested HWPT",
+            ));
+        };
+        self.binding.viommu.iommufd().invalidate(hwpt, entries)
     }
 }

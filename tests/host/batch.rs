@@ -3,6 +3,7 @@
 //! flush with entries reaches the "kernel" and fails with ENOTTY, which shows exactly
 //! where the batch made its ioctl. (Flushes against real drivers: the kernel tiers.)
 
+use crate::alloc_count::allocations;
 use iommufd::arch::Smmuv3;
 use iommufd::arch::smmuv3::{CommandError, CommandRules, SmmuCaps, StreamSpan, command as cmd};
 use iommufd::batch::{BatchError, Drain, InvalidationBatch, Step};
@@ -277,4 +278,31 @@ proptest! {
     ) {
         prop_assert_eq!(as_slices(&queue), one_by_one(&queue));
     }
+}
+
+#[test]
+fn sorting_a_guest_queue_allocates_nothing() {
+    let fd = null();
+    let rules = qemu_rules();
+    let mut batch = InvalidationBatch::<Smmuv3, 8>::for_viommu_id(&fd, ViommuId::from_raw(1));
+    let tlbis = [raw(cmd::tlbi_nh_va(1, 0x1000, true)); 6];
+    let illegal = raw(cmd::command(0x20, 0));
+    let sync = raw(cmd::sync());
+    let (results, n) = allocations(|| {
+        let queued = batch.push_guest_commands(0, &tlbis, &rules, has_vdevice);
+        batch.clear();
+        let refused = batch.push_guest_command(6, &illegal, &rules, has_vdevice);
+        batch
+            .push_guest_commands(7, &tlbis[..2], &rules, has_vdevice)
+            .unwrap();
+        let failed = batch.push_guest_command(9, &sync, &rules, has_vdevice);
+        (queued, refused, failed)
+    });
+    assert_eq!(results.0, Ok(Drain::End));
+    assert!(matches!(
+        results.1,
+        Err(BatchError::Illegal { guest_index: 6, .. })
+    ));
+    reached_the_kernel(results.2.unwrap_err(), 7, 2);
+    assert_eq!(n, 0);
 }

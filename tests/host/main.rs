@@ -2,6 +2,8 @@
 //! no kernel support: validation is proven by running against `/dev/null`, which would
 //! answer ENOTTY to any ioctl that got through.
 
+#[path = "../shared/alloc_count.rs"]
+mod alloc_count;
 mod batch;
 mod encoding;
 mod errors;

@@ -4,6 +4,7 @@
 //! batch, must make the next DMA follow the new mapping; and the ARM partial-failure
 //! recovery must leave no stale translation behind.
 
+use crate::alloc_count::allocations;
 use crate::guest::*;
 use iommufd::arch::Smmuv3;
 use iommufd::arch::smmuv3::{CommandRules, SmmuCaps, command as cmd};
@@ -289,4 +290,80 @@ fn partial_failure_loses_invalidations_in_the_kernel_and_the_batch_recovers_them
         lands(&rig, &edu, iova(late), &[page(10 + late), page(100 + late)]),
         Some(page(100 + late))
     );
+}
+
+#[test]
+#[ignore = "needs the arm64 guest with an SMMUv3 and VFIO devices: run rig/arm64-tier.sh"]
+fn draining_the_guest_queue_allocates_nothing_on_any_path() {
+    let (rig, _bound) = rig();
+    let has_vdevice = |s: u32| u64::from(s) == VSID;
+    // 200 guest commands, a CMD_SYNC after every 50th: four ioctls.
+    let queue: Vec<[u8; 16]> = (0..200u64)
+        .map(|i| {
+            let c = if i % 50 == 49 {
+                cmd::sync()
+            } else {
+                cmd::tlbi_nh_va(ASID, PROBE + (i << 12), true)
+            };
+            c.as_bytes().try_into().unwrap()
+        })
+        .collect();
+    let illegal: [u8; 16] = cmd::command(0x20, 0).as_bytes().try_into().unwrap();
+    let mut batch = rig.viommu.batch::<63>();
+    let (syncs, n) = allocations(|| {
+        let (mut next, mut syncs) = (0usize, 0);
+        while let Drain::Synced { guest_index } = batch
+            .push_guest_commands(next as u32, &queue[next..], &rig.rules, has_vdevice)
+            .unwrap()
+        {
+            syncs += 1;
+            next = guest_index as usize + 1;
+        }
+        syncs
+    });
+    assert_eq!((syncs, n), (4, 0), "success path");
+
+    // The crate refuses an illegal command after flushing the TLBIs before it.
+    let (r, n) = allocations(|| {
+        batch
+            .push_guest_commands(0, &queue[..10], &rig.rules, has_vdevice)
+            .unwrap();
+        batch.push_guest_command(10, &illegal, &rig.rules, has_vdevice)
+    });
+    assert!(
+        matches!(
+            r,
+            Err(BatchError::Illegal {
+                guest_index: 10,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    assert_eq!(n, 0, "refusal path");
+    assert!(batch.is_empty());
+
+    // The kernel refuses entry 5 of 8 (pushed unchecked): recovery re-sends 0..4.
+    let (r, n) = allocations(|| {
+        for i in 0..8u32 {
+            let c = if i == 5 {
+                cmd::command(0x20, 0)
+            } else {
+                cmd::tlbi_nh_asid(ASID)
+            };
+            batch.push(100 + i, c).unwrap();
+        }
+        batch.flush()
+    });
+    assert!(
+        matches!(
+            r,
+            Err(BatchError::Refused {
+                guest_index: 105,
+                ..
+            })
+        ),
+        "{r:?}"
+    );
+    assert_eq!(n, 0, "kernel refusal and recovery path");
 }

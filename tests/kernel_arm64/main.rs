@@ -5,6 +5,8 @@
 //! `rig/arm64-tier.sh` (see the README).
 
 mod agreement;
+#[path = "../shared/alloc_count.rs"]
+mod alloc_count;
 mod effect;
 mod guest;
 mod smmuv3;

@@ -109,6 +109,29 @@ fn phase1_then_phase2_install_invalidate_swap_uninstall() {
         .unwrap();
     nested.device().check_cache(3, 0).unwrap();
 
+    // Families with per-HWPT stage-1 caches (VT-d, the mock) invalidate the
+    // device's nested HWPT too: entries 1 and 2 of its IOTLB only.
+    let hwpt_inv = |iotlb_id| IommuHwptInvalidateSelftest { flags: 0, iotlb_id };
+    nested.invalidate(&[hwpt_inv(1), hwpt_inv(2)]).unwrap();
+    for (i, want) in [0x1111, 0, 0, 0x1111].into_iter().enumerate() {
+        fd.check_iotlb(first, i as u32, want).unwrap();
+    }
+    // A refused entry says how far the kernel got, as on the vIOMMU.
+    let e = nested
+        .invalidate(&[hwpt_inv(3), hwpt_inv(MOCK_NESTED_DOMAIN_IOTLB_ID_MAX + 1)])
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            iommufd::Error::Invalidation {
+                handled: Some(1),
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    fd.check_iotlb(first, 3, 0).unwrap();
+
     // The guest rewrites its STE: new HWPT, replace, old one destroyed.
     let nested = nested
         .reinstall(&stage1(0x2222))

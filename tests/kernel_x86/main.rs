@@ -7,6 +7,7 @@
 
 #![cfg(feature = "mock")]
 
+#[path = "../shared/alloc_count.rs"]
 mod alloc_count;
 mod batch;
 mod common;
