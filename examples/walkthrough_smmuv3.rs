@@ -17,12 +17,14 @@
 mod guest;
 
 use guest::*;
-use iommufd::arch::smmuv3::{Event, command as cmd};
+use iommufd::arch::smmuv3::{CommandRules, Event, SmmuCaps, command as cmd};
 use iommufd::arch::{DefaultStage1, Smmuv3};
+use iommufd::batch::Drain;
 use iommufd::states::{self, IoasReady};
 use iommufd::{Device, IommuFd};
 use std::error::Error;
 use std::sync::Arc;
+use zerocopy::IntoBytes;
 
 const GUEST_SID: u64 = 0x42;
 const ASID: u16 = 7;
@@ -72,6 +74,9 @@ fn main() -> Result<(), Box<dyn Error>> {
         idr.idr[0],
         idr.idr[5]
     );
+    // The guest sees the physical SMMU's capabilities here; its command rules are
+    // worked out once.
+    let rules = CommandRules::new(&SmmuCaps::decode(&idr));
     let events = viommu.alloc_event_queue(64)?;
     let bound = viommu.bind(dev, GUEST_SID).map_err(|e| e.into_parts().1)?;
     let bypass = viommu
@@ -123,8 +128,22 @@ fn main() -> Result<(), Box<dyn Error>> {
         "guest remapped {dst:#x} to {page_c:#x}, no invalidation yet: DMA went to the old page: {stale}"
     );
 
-    // Its CMD_SYNC batch: one ioctl.
-    viommu.invalidate(&[cmd::tlbi_nh_va(ASID, dst, true)])?;
+    // The guest queues TLBI_NH_VA, a prefetch and CMD_SYNC; the VMM drains its
+    // command queue: each raw command checked, the batch sent at the sync, one ioctl.
+    let guest_cmdq: Vec<[u8; 16]> = [
+        cmd::tlbi_nh_va(ASID, dst, true),
+        cmd::command(0x01, 0), // CMD_PREFETCH_CONFIG: nothing to do
+        cmd::sync(),
+    ]
+    .iter()
+    .map(|c| c.as_bytes().try_into().unwrap())
+    .collect();
+    let mut batch = viommu.batch::<63>();
+    let drain =
+        batch.push_guest_commands(0, &guest_cmdq, &rules, |vsid| u64::from(vsid) == GUEST_SID)?;
+    if drain != (Drain::Synced { guest_index: 2 }) {
+        return Err(format!("the CMD_SYNC must end the drain: {drain:?}").into());
+    }
     ram.fill(page_b, PAGE as usize, 0);
     edu.dma(EDU_BUFFER, dst, PAGE);
     if ram.bytes(page_c, 8) != [0xa5; 8] {
@@ -132,7 +151,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     }
     step!(
         8,
-        "TLBI_NH_VA through IOMMU_HWPT_INVALIDATE: the next DMA lands in {page_c:#x}"
+        "guest CMDQ TLBI_NH_VA, PREFETCH, CMD_SYNC -> one IOMMU_HWPT_INVALIDATE: the next DMA lands in {page_c:#x}"
     );
 
     s1.unmap(dst);

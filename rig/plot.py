@@ -12,6 +12,8 @@ VARIANTS = [("crate", 0, "#1f77b4"), ("raw loop", 2, "#2ca02c"), ("1 per ioctl",
 def parse(path):
     title, rows = None, []
     for line in open(path):
+        if "drained" in line:
+            break  # the drain table follows the invalidation table; not plotted
         if "ns per command" in line:
             title = line.split(":")[0].strip()
         m = re.match(r"^\s*(\d+)\s+(.*)$", line)
