@@ -54,12 +54,24 @@ pub fn measure_interleaved(
     variants: &mut [&mut dyn FnMut()],
 ) -> Vec<(f64, f64)> {
     interleaved_samples(per_call, reps, variants)
-        .into_iter()
-        .map(|mut s| {
-            s.sort_by(f64::total_cmp);
-            (s[0], s[s.len() / 2])
-        })
+        .iter()
+        .map(|s| min_median(s))
         .collect()
+}
+
+/// (min, median) of samples.
+pub fn min_median(samples: &[f64]) -> (f64, f64) {
+    let mut s = samples.to_vec();
+    s.sort_by(f64::total_cmp);
+    (s[0], s[s.len() / 2])
+}
+
+/// The median over rounds of `slow[r] / fast[r]`: `fast`'s throughput relative to
+/// `slow`'s, measured in the same rounds.
+pub fn paired_ratio(slow: &[f64], fast: &[f64]) -> f64 {
+    let mut r: Vec<f64> = slow.iter().zip(fast).map(|(s, f)| s / f).collect();
+    r.sort_by(f64::total_cmp);
+    r[r.len() / 2]
 }
 
 /// The median over rounds of `a[round] - b[round]`: a difference between two
@@ -109,4 +121,43 @@ pub fn interleaved_samples(
         }
     }
     samples
+}
+
+/// Per-call pairs of `a` and `b`, alternated call by call in ABBA order for the
+/// budget (times `rounds`), so drift and order effects hit both alike. Returns the
+/// median ns per item of `a` and of `b`, and the median over pairs of
+/// `time(b) / time(a)`: `a`'s throughput relative to `b`'s.
+pub fn alternating(
+    per_call: usize,
+    rounds: usize,
+    a: &mut dyn FnMut(),
+    b: &mut dyn FnMut(),
+) -> (f64, f64, f64) {
+    let deadline = budget() * rounds as u32;
+    let (mut ta, mut tb, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
+    let start = Instant::now();
+    let mut flip = false;
+    while start.elapsed() < deadline || ta.len() < 16 {
+        let time = |f: &mut dyn FnMut()| {
+            let t = Instant::now();
+            f();
+            t.elapsed().as_nanos() as f64
+        };
+        let (x, y) = if flip {
+            let y = time(b);
+            (time(a), y)
+        } else {
+            let x = time(a);
+            (x, time(b))
+        };
+        flip = !flip;
+        ta.push(x / per_call as f64);
+        tb.push(y / per_call as f64);
+        ratio.push(y / x);
+    }
+    let median = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    (median(&mut ta), median(&mut tb), median(&mut ratio))
 }
