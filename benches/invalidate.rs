@@ -49,6 +49,20 @@ fn raw_enotty(fd: &IommuFd, entries: &[IommuViommuArmSmmuv3Invalidate]) {
     black_box(r.is_err());
 }
 
+/// One add the compiler can neither fold nor overlap with the next.
+#[inline(always)]
+fn dependent_add(x: u64) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut x = x;
+        // SAFETY: an add on a register; no memory, no stack, flags clobbered only.
+        unsafe { core::arch::asm!("add {0}, 1", inout(reg) x, options(nomem, nostack)) };
+        x
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    black_box(x.wrapping_add(1))
+}
+
 fn main() {
     let machine = std::fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -59,6 +73,19 @@ fn main() {
         })
         .unwrap_or_else(|| "unknown CPU".into());
     println!("host: {machine}");
+    // The clock this run got (a shared host's vCPU speed varies from run to run):
+    // one dependent add per cycle, so ns per add is ns per cycle.
+    let (cycle, _) = measure(1 << 16, 5, || {
+        let mut x = black_box(0u64);
+        for _ in 0..1 << 16 {
+            x = dependent_add(x);
+        }
+        black_box(x);
+    });
+    println!(
+        "clock reference: a dependent add takes {cycle:.3} ns (about {:.2} GHz)",
+        1.0 / cycle
+    );
     let caps = SmmuCaps::decode(&IommuHwInfoArmSmmuv3 {
         idr: [0x0d44_101b, 0x0273_0010, 0, 0x1414, 0, 0x74],
         aidr: 1,

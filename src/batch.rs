@@ -4,24 +4,39 @@
 //! the entries live in the batch and the kernel reads them in place.
 //!
 //! For SMMUv3, the VMM works the guest command rules out once per vIOMMU
-//! ([`CommandRules`]) and hands every raw command to
-//! [`push_guest_command`](InvalidationBatch::push_guest_command): a legal TLBI costs a
-//! table lookup and a 16-byte store, everything else goes through the full checks.
+//! ([`CommandRules`]) and hands runs of raw guest commands to
+//! [`push_guest_commands`](InvalidationBatch::push_guest_commands) (or one at a time
+//! to [`push_guest_command`](InvalidationBatch::push_guest_command)): a legal TLBI
+//! costs a table lookup and a 16-byte store, everything else goes through the full
+//! checks. The drain stops where the VMM has work of its own:
 //!
 //! ```no_run
 //! # use iommufd::arch::{Smmuv3, smmuv3::{CommandRules, SmmuCaps}};
-//! # use iommufd::batch::{BatchError, Step};
-//! # fn f(viommu: &iommufd::states::VIommuAllocated<Smmuv3>, caps: &SmmuCaps, guest_queue: &[[u8; 16]]) {
+//! # use iommufd::batch::{BatchError, Drain};
+//! # fn f(viommu: &iommufd::states::VIommuAllocated<Smmuv3>, caps: &SmmuCaps, guest_queue: &[[u8; 16]]) -> Result<(), BatchError> {
 //! let rules = CommandRules::new(caps); // once, when the vIOMMU is made
-//! let mut batch = viommu.batch::<63>();
-//! for (index, raw) in guest_queue.iter().enumerate() {
-//!     match batch.push_guest_command(index as u32, raw, &rules, |vsid| vsid == 0x42) {
-//!         Ok(Step::Queued | Step::Synced | Step::Nothing) => {}
-//!         Ok(Step::ReloadStes(span)) => { /* re-read these guest STEs, reinstall */ }
-//!         Err(e) => { /* CERROR_ILL at e.guest_index(): the guest's CONS stops there */ break; }
+//! let mut batch = viommu.batch::<63>(); // 63: the ARM driver's block per sync
+//! let mut cons = 0; // the guest's CONS
+//! while cons < guest_queue.len() {
+//!     let run = &guest_queue[cons..];
+//!     match batch.push_guest_commands(cons as u32, run, &rules, |vsid| vsid == 0x42)? {
+//!         Drain::Synced { guest_index } => {
+//!             // Everything before the CMD_SYNC was sent (one ioctl): complete it.
+//!             cons = guest_index as usize + 1;
+//!         }
+//!         Drain::ReloadStes { guest_index, span } => {
+//!             // Re-read the STEs `span` names and reinstall them, then go on.
+//!             let _ = span;
+//!             cons = guest_index as usize + 1;
+//!         }
+//!         Drain::End => {
+//!             batch.flush()?; // the queue is empty: send what waits
+//!             cons = guest_queue.len();
+//!         }
 //!     }
 //! }
-//! # }
+//! // On Err(e): report CERROR_ILL at e.guest_index(); the guest's CONS stops there.
+//! # Ok(()) }
 //! ```
 
 use crate::IommuFd;

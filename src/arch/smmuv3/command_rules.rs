@@ -19,8 +19,9 @@ use crate::uapi::IommuViommuArmSmmuv3Invalidate;
 struct Rule {
     /// Bits of each word the opcode may not set (kept inverted: one AND a word).
     forbidden: [u64; 2],
-    /// Bit `(range << 4) | (TG << 2) | TTL` is set where the TLBI range fields are
-    /// reserved on this SMMU; 0 for opcodes without range fields, every bit for
+    /// Bit `(TG << 2) | TTL` (plus 16 when NUM or SCALE is set) is set where the
+    /// TLBI range fields are reserved on this SMMU; 0 for opcodes without range
+    /// fields, every bit for
     /// opcodes the fast path leaves to [`classify`] (an all-zero command included).
     reserved_ranges: u32,
 }
@@ -62,26 +63,22 @@ const SLOW: Rule = Rule {
 #[derive(Clone)]
 pub struct CommandRules {
     caps: SmmuCaps,
-    rules: [Rule; 256],
+    // One array per field, indexed by opcode: each lookup is one load.
+    forbidden0: [u64; 256],
+    forbidden1: [u64; 256],
+    reserved_ranges: [u32; 256],
 }
 
 impl core::fmt::Debug for CommandRules {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let fast: Vec<u8> = (0..=255u8)
-            .filter(|&op| self.rules[op as usize] != SLOW)
+            .filter(|&op| self.reserved_ranges[op as usize] != SLOW.reserved_ranges)
             .collect();
         f.debug_struct("CommandRules")
             .field("caps", &self.caps)
             .field("fast_opcodes", &fast)
             .finish()
     }
-}
-
-/// The range-field combination of a command: `(range << 4) | (TG << 2) | TTL`.
-#[inline(always)]
-fn range_index(w0: u64, w1: u64) -> u32 {
-    let range = (w0 & (f::NUM | f::SCALE) != 0) as u32;
-    (range << 4) | ((w1 >> 8) & 0xf) as u32
 }
 
 impl CommandRules {
@@ -118,7 +115,12 @@ impl CommandRules {
                 reserved_ranges,
             };
         }
-        Self { caps: *caps, rules }
+        Self {
+            caps: *caps,
+            forbidden0: rules.map(|r| r.forbidden[0]),
+            forbidden1: rules.map(|r| r.forbidden[1]),
+            reserved_ranges: rules.map(|r| r.reserved_ranges),
+        }
     }
 
     /// The capabilities the rules were made for.
@@ -134,11 +136,22 @@ impl CommandRules {
         let (lo, hi) = raw.split_at(8);
         let w0 = u64::from_le_bytes(lo.try_into().ok()?);
         let w1 = u64::from_le_bytes(hi.try_into().ok()?);
-        let rule = &self.rules[(w0 & f::OP) as usize];
-        let stray = (w0 & rule.forbidden[0]) | (w1 & rule.forbidden[1]);
-        let reserved = (rule.reserved_ranges >> range_index(w0, w1)) & 1;
-        // One branch for the whole test: both are zero only for a legal TLBI.
-        (stray | u64::from(reserved) == 0).then(|| command(w0, w1))
+        let op = (w0 & f::OP) as usize;
+        if (w0 & self.forbidden0[op]) | (w1 & self.forbidden1[op]) != 0 {
+            return None;
+        }
+        // Bits 0..16 for commands without range fields set, 16..32 with: pick the
+        // half, then test the (TG, TTL) bit.
+        let halves = self.reserved_ranges[op];
+        let half = if w0 & (f::NUM | f::SCALE) != 0 {
+            halves >> 16
+        } else {
+            halves
+        };
+        if (half >> ((w1 >> 8) & 0xf)) & 1 != 0 {
+            return None;
+        }
+        Some(command(w0, w1))
     }
 
     /// Sorts one raw guest command, as [`classify`](super::classify) does with
