@@ -251,11 +251,8 @@ impl<'a, F: Family, const N: usize> InvalidationBatch<'a, F, N> {
     #[inline(never)]
     fn recover(&self, len: usize, error: Error) -> BatchError {
         let entries = &self.entries[..len];
-        match error {
-            Error::Invalidation {
-                handled: Some(k), ..
-            } if (k as usize) < len => {
-                let k = k as usize;
+        match error.refused_entry() {
+            Some(k) if k < len => {
                 // Re-send everything before the refused entry: the driver may have
                 // converted but never issued some of them (ARM, blocks of 63).
                 if k > 0 {
@@ -272,7 +269,7 @@ impl<'a, F: Family, const N: usize> InvalidationBatch<'a, F, N> {
                     error,
                 }
             }
-            error => BatchError::Failed {
+            _ => BatchError::Failed {
                 first_guest_index: self.guest_index[0],
                 count: len as u32,
                 error,

@@ -182,6 +182,39 @@ impl Error {
         }
     }
 
+    /// For an `IOMMU_HWPT_INVALIDATE` whose driver refused one entry: that entry's
+    /// index in the array passed. `None` for any other error, and when the kernel
+    /// reported no progress count.
+    ///
+    /// Resubmitting means re-sending `entries[..k]`, never `entries[k + 1..]`: the
+    /// driver may have converted some entries before `k` without issuing them (Linux
+    /// 7.3's SMMUv3 driver issues blocks of 63), and invalidations are idempotent.
+    /// The entries from `k` on wait for the guest, which learns that `k` failed
+    /// (CERROR_ILL on SMMUv3). [`InvalidationBatch`](crate::batch::InvalidationBatch)
+    /// does this on every flush.
+    ///
+    /// ```no_run
+    /// # fn f(viommu: &iommufd::states::VIommuAllocated<iommufd::arch::Smmuv3>,
+    /// #      commands: &[iommufd::uapi::IommuViommuArmSmmuv3Invalidate]) -> iommufd::Result<()> {
+    /// if let Err(e) = viommu.invalidate(commands) {
+    ///     if let Some(k) = e.refused_entry() {
+    ///         viommu.invalidate(&commands[..k])?; // now every command before k took effect
+    ///         // report command k to the guest
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn refused_entry(&self) -> Option<usize> {
+        match *self {
+            Error::Invalidation {
+                handled: Some(k),
+                requested,
+                ..
+            } if k < requested => Some(k as usize),
+            _ => None,
+        }
+    }
+
     /// The operation that failed.
     pub fn op(&self) -> Op {
         match self {

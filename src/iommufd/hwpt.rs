@@ -221,7 +221,8 @@ impl IommuFd {
     /// block were never sent. Invalidations are idempotent, so the safe recovery,
     /// whatever the kernel version, re-sends every command before `k`; the ones
     /// after `k` wait for the guest (a real SMMU halts its queue at CERROR_ILL).
-    /// [`InvalidationBatch`](crate::batch::InvalidationBatch) does this for you.
+    /// [`Error::refused_entry`] gives `k`;
+    /// [`InvalidationBatch`](crate::batch::InvalidationBatch) does all of this for you.
     pub fn invalidate<E: InvalidationEntry>(
         &self,
         target: impl Into<InvalidateTarget>,

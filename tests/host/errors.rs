@@ -78,4 +78,30 @@ fn invalidation_errors_say_how_far_the_kernel_got() {
         split.to_string().contains("at least 4096 of 9000"),
         "{split}"
     );
+    // Only a driver's refusal of one entry names an entry to resubmit before.
+    assert_eq!(partial.refused_entry(), Some(2));
+    assert_eq!(early.refused_entry(), None);
+    assert_eq!(split.refused_entry(), None);
+    let all_handled = Error::Invalidation {
+        errno: Errno::IO,
+        handled: Some(3),
+        completed: 0,
+        requested: 3,
+    };
+    assert_eq!(all_handled.refused_entry(), None);
+    let in_a_later_chunk = Error::Invalidation {
+        errno: Errno::INVAL,
+        handled: Some(5000),
+        completed: 4096,
+        requested: 9000,
+    };
+    assert_eq!(in_a_later_chunk.refused_entry(), Some(5000));
+    assert_eq!(
+        Error::Kernel {
+            op: iommufd::Op::HwptInvalidate,
+            errno: Errno::IO
+        }
+        .refused_entry(),
+        None
+    );
 }
