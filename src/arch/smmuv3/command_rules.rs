@@ -14,28 +14,16 @@ use super::guest_command::{GuestCommand, allowed_fields, check_range, classify, 
 use super::{CommandError, command::opcode};
 use crate::uapi::IommuViommuArmSmmuv3Invalidate;
 
-/// One opcode's fast-path rule.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Rule {
-    /// Bits of each word the opcode may not set (kept inverted: one AND a word).
-    forbidden: [u64; 2],
-    /// Bit `(TG << 2) | TTL` (plus 16 when NUM or SCALE is set) is set where the
-    /// TLBI range fields are reserved on this SMMU; 0 for opcodes without range
-    /// fields, every bit for
-    /// opcodes the fast path leaves to [`classify`] (an all-zero command included).
-    reserved_ranges: u32,
-}
-
-const SLOW: Rule = Rule {
-    forbidden: [u64::MAX, u64::MAX],
-    reserved_ranges: u32::MAX,
-};
+/// `reserved_ranges` of an opcode the fast path leaves to [`classify`]: every
+/// range combination reserved, so no command of it (not even an all-zero one)
+/// passes.
+const SLOW: u32 = u32::MAX;
 
 /// The checks of [`classify`] for one virtual SMMU, built once (when the VMM has
 /// settled what it presents to the guest) and used for every guest command.
 ///
 /// A VMM keeps one per vIOMMU and passes it to
-/// [`InvalidationBatch::push_guest_command`](crate::batch::InvalidationBatch::push_guest_command).
+/// [`InvalidationBatch::push_guest_commands`](crate::batch::InvalidationBatch::push_guest_commands).
 /// [`classify`](Self::classify) agrees with the free function
 /// [`classify`](super::classify) on every input.
 ///
@@ -63,7 +51,10 @@ const SLOW: Rule = Rule {
 #[derive(Clone)]
 pub struct CommandRules {
     caps: SmmuCaps,
-    // One array per field, indexed by opcode: each lookup is one load.
+    // Indexed by opcode, one array per field so that each lookup is one load: the
+    // bits of word 0 and word 1 the opcode may not set (inverted masks: one AND a
+    // word), and bit `(TG << 2) | TTL` (plus 16 when NUM or SCALE is set) where the
+    // TLBI range fields are reserved on this SMMU (0 for opcodes without them).
     forbidden0: [u64; 256],
     forbidden1: [u64; 256],
     reserved_ranges: [u32; 256],
@@ -72,7 +63,7 @@ pub struct CommandRules {
 impl core::fmt::Debug for CommandRules {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         let fast: Vec<u8> = (0..=255u8)
-            .filter(|&op| self.reserved_ranges[op as usize] != SLOW.reserved_ranges)
+            .filter(|&op| self.reserved_ranges[op as usize] != SLOW)
             .collect();
         f.debug_struct("CommandRules")
             .field("caps", &self.caps)
@@ -86,7 +77,12 @@ impl CommandRules {
     /// guest sees, which must fit the physical SMMU's:
     /// [`SmmuCaps::mismatches`]).
     pub fn new(caps: &SmmuCaps) -> Self {
-        let mut rules = [SLOW; 256];
+        let mut rules = Self {
+            caps: *caps,
+            forbidden0: [u64::MAX; 256],
+            forbidden1: [u64::MAX; 256],
+            reserved_ranges: [SLOW; 256],
+        };
         for op in [
             opcode::TLBI_NSNH_ALL,
             opcode::TLBI_NH_ALL,
@@ -100,8 +96,7 @@ impl CommandRules {
                 continue;
             };
             let mut reserved_ranges = 0;
-            let has_range_fields = allowed[1] & f::TG != 0;
-            if has_range_fields {
+            if allowed[1] & f::TG != 0 {
                 for index in 0..32u32 {
                     let w0 = u64::from(op) | if index & 0x10 != 0 { 1 << 12 } else { 0 };
                     let w1 = u64::from(index & 0xf) << 8;
@@ -110,17 +105,12 @@ impl CommandRules {
                     }
                 }
             }
-            rules[op as usize] = Rule {
-                forbidden: [!allowed[0], !allowed[1]],
-                reserved_ranges,
-            };
+            let at = op as usize;
+            rules.forbidden0[at] = !allowed[0];
+            rules.forbidden1[at] = !allowed[1];
+            rules.reserved_ranges[at] = reserved_ranges;
         }
-        Self {
-            caps: *caps,
-            forbidden0: rules.map(|r| r.forbidden[0]),
-            forbidden1: rules.map(|r| r.forbidden[1]),
-            reserved_ranges: rules.map(|r| r.reserved_ranges),
-        }
+        rules
     }
 
     /// The capabilities the rules were made for.
