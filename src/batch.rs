@@ -300,8 +300,8 @@ impl<'a, const N: usize> InvalidationBatch<'a, Smmuv3, N> {
     /// Takes a run of raw commands from the guest's queue, `queue[0]` being guest
     /// command `first_index`, as [`push_guest_command`](Self::push_guest_command)
     /// one by one would, and stops after the first command that needs the VMM (a
-    /// CMD_SYNC, a CFGI_STE*) or at the end of `queue`. The way to drain a queue:
-    /// the batch's length stays in a register between commands.
+    /// CMD_SYNC, a CFGI_STE*) or at the end of `queue`: the way to drain a queue
+    /// into the batch.
     ///
     /// On an error, the guest's queue stops at [`BatchError::guest_index`].
     pub fn push_guest_commands(
@@ -311,28 +311,14 @@ impl<'a, const N: usize> InvalidationBatch<'a, Smmuv3, N> {
         rules: &CommandRules,
         has_vdevice: impl Fn(u32) -> bool,
     ) -> Result<Drain, BatchError> {
-        let mut len = self.len;
-        let mut guest_index = first_index;
-        for raw in queue {
-            if let Some(entry) = rules.forwarded_tlbi(raw) {
-                if self.store(len, guest_index, entry) {
-                    len += 1;
-                    guest_index = guest_index.wrapping_add(1);
-                    continue;
-                }
-            }
-            // Anything else, or a full batch: the one-by-one path.
-            self.len = len;
-            let step = self.push_other_command(guest_index, raw, rules, &has_vdevice)?;
-            len = self.len;
-            match step {
+        for (i, raw) in queue.iter().enumerate() {
+            let guest_index = first_index.wrapping_add(i as u32);
+            match self.push_guest_command(guest_index, raw, rules, &has_vdevice)? {
                 Step::Synced => return Ok(Drain::Synced { guest_index }),
                 Step::ReloadStes(span) => return Ok(Drain::ReloadStes { guest_index, span }),
                 Step::Queued | Step::Nothing => {}
             }
-            guest_index = guest_index.wrapping_add(1);
         }
-        self.len = len;
         Ok(Drain::End)
     }
 
