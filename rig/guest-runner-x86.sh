@@ -53,11 +53,15 @@ chmod +x "$root/init"
 (cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.gz"
 
 console=$work/console.log
+# The firmware's last line has no newline: the program's first line follows it on
+# the same line, so strip the firmware's text, not the line.
 set +e
 timeout "$timeout_s" qemu-system-x86_64 -accel tcg -cpu max -m 2G -smp 2 -nographic -no-reboot \
     -nic none -kernel "$kernel" -initrd "$work/initrd.gz" \
     -append "console=ttyS0 panic=-1 panic_on_warn=1 quiet" </dev/null 2>&1 \
-    | tr -d "\r" | tee "$console" | sed -e "s/\x1bc//g" -e "s/\x1b\[[0-9;?=]*[a-zA-Z]//g" | grep -v -e "IOMMUFD-RIG-EXIT=" -e "SeaBIOS (version" -e "Booting from ROM" -e "reboot: Restarting system"
+    | tr -d "\r" | tee "$console" | sed -e "s/\x1bc//g" -e "s/\x1b\[[0-9;?=]*[a-zA-Z]//g" \
+        -e "/^SeaBIOS (version/d" -e "/^Booting from ROM\.*$/d" -e "s/^Booting from ROM\.*//" \
+    | grep -v -e "IOMMUFD-RIG-EXIT=" -e "reboot: Restarting system"
 qemu_status=${PIPESTATUS[0]}
 set -e
 status=$(grep -o 'IOMMUFD-RIG-EXIT=[0-9]*' "$console" | tail -n1 | cut -d= -f2)
