@@ -1,8 +1,39 @@
 //! Timing helpers shared by the benches: repeated runs, min and median.
 
 #![allow(dead_code)]
+#![allow(unsafe_code)] // the raw ioctl the crate is measured against
 
+use iommufd::payload::InvalidationEntry;
+use iommufd::uapi::{IOMMU_HWPT_INVALIDATE, IommuHwptInvalidate};
+use rustix::fd::AsFd;
 use std::time::{Duration, Instant};
+
+/// A bare IOMMU_HWPT_INVALIDATE as a VMM without the crate issues it: fill the
+/// struct, ioctl. What the crate is measured against.
+#[inline(always)]
+pub fn raw_invalidate<E: InvalidationEntry>(
+    fd: &impl AsFd,
+    target: u32,
+    entries: &[E],
+) -> rustix::io::Result<()> {
+    let mut arg = IommuHwptInvalidate {
+        size: size_of::<IommuHwptInvalidate>() as u32,
+        hwpt_id: target,
+        data_uptr: entries.as_ptr() as u64,
+        data_type: E::DATA_TYPE,
+        entry_len: size_of::<E>() as u32,
+        entry_num: entries.len() as u32,
+        __reserved: 0,
+    };
+    // SAFETY: IOMMU_HWPT_INVALIDATE takes struct iommu_hwpt_invalidate; data_uptr
+    // points to `entries`, borrowed for the call, entry_len * entry_num bytes.
+    unsafe {
+        rustix::ioctl::ioctl(
+            fd,
+            rustix::ioctl::Updater::<IOMMU_HWPT_INVALIDATE, IommuHwptInvalidate>::new(&mut arg),
+        )
+    }
+}
 
 /// Seconds per measurement (IOMMUFD_BENCH_SECONDS, default 0.2).
 pub fn budget() -> Duration {

@@ -9,8 +9,6 @@
 //! x86_64 guest, kernel mock IOMMU:     rig/bench.sh x86
 //! arm64 guest, real arm-smmu-v3 driver: rig/bench.sh arm64
 
-#![allow(unsafe_code)] // the raw ioctl loop this bench compares against
-
 #[path = "common.rs"]
 mod common;
 
@@ -18,33 +16,15 @@ use common::{alternating, interleaved_samples, min_median, paired_ratio};
 use iommufd::arch::Family;
 use iommufd::payload::InvalidationEntry;
 use iommufd::states::VIommuAllocated;
-use iommufd::uapi::{IOMMU_HWPT_INVALIDATE, IommuHwptInvalidate};
 use rustix::fd::AsFd;
 use std::hint::black_box;
 use zerocopy::IntoBytes;
 
 const SIZES: [usize; 8] = [1, 8, 63, 64, 126, 256, 1024, 4096];
 
-/// The loop a VMM without this crate writes: fill the struct, ioctl.
+/// The raw loop's call: [`common::raw_invalidate`], which must succeed here.
 fn raw_invalidate<E: InvalidationEntry>(fd: &impl AsFd, viommu: u32, entries: &[E]) {
-    let mut arg = IommuHwptInvalidate {
-        size: size_of::<IommuHwptInvalidate>() as u32,
-        hwpt_id: viommu,
-        data_uptr: entries.as_ptr() as u64,
-        data_type: E::DATA_TYPE,
-        entry_len: size_of::<E>() as u32,
-        entry_num: entries.len() as u32,
-        __reserved: 0,
-    };
-    // SAFETY: IOMMU_HWPT_INVALIDATE takes struct iommu_hwpt_invalidate; data_uptr
-    // points to `entries`, borrowed for the call, entry_len * entry_num bytes.
-    let r = unsafe {
-        rustix::ioctl::ioctl(
-            fd,
-            rustix::ioctl::Updater::<IOMMU_HWPT_INVALIDATE, IommuHwptInvalidate>::new(&mut arg),
-        )
-    };
-    r.expect("raw invalidation failed");
+    common::raw_invalidate(fd, viommu, entries).expect("raw invalidation failed");
 }
 
 /// Rounds per measurement: every variant runs once per round, in turn, so a ratio
@@ -74,53 +54,43 @@ fn run<F: Family>(label: &str, viommu: &VIommuAllocated<F>, entry: F::Invalidati
         // speed from 1024 entries on; the arm64 guest did not: an emulation effect
         // this bench does not chase.)
         let mut batch = Box::new(viommu.batch::<4096>());
+        let mut array = vec![entry; n];
+        let mut crate_call = || viommu.invalidate(black_box(&entries)).unwrap();
+        let mut batch_call = || {
+            for (i, e) in black_box(&entries).iter().enumerate() {
+                batch.push(i as u32, *e).unwrap();
+            }
+            batch.flush().unwrap();
+        };
+        let mut raw_call = || raw_invalidate(fd.as_ref(), id, black_box(&entries));
+        let mut one_per_call = || {
+            for e in &entries {
+                raw_invalidate(fd.as_ref(), id, core::slice::from_ref(black_box(e)));
+            }
+        };
+        // What a VMM without the crate does with the same entries: copy them one by
+        // one into its array, then one ioctl.
+        let mut fill_call = || {
+            for (slot, e) in array.iter_mut().zip(black_box(&entries)) {
+                *slot = *e;
+            }
+            raw_invalidate(fd.as_ref(), id, &array);
+        };
         let s = interleaved_samples(
             n,
             ROUNDS,
             &mut [
-                &mut || viommu.invalidate(black_box(&entries)).unwrap(),
-                &mut || {
-                    for (i, e) in entries.iter().enumerate() {
-                        batch.push(i as u32, *e).unwrap();
-                    }
-                    batch.flush().unwrap();
-                },
-                &mut || raw_invalidate(fd.as_ref(), id, black_box(&entries)),
-                &mut || {
-                    for e in &entries {
-                        raw_invalidate(fd.as_ref(), id, core::slice::from_ref(black_box(e)));
-                    }
-                },
+                &mut crate_call,
+                &mut batch_call,
+                &mut raw_call,
+                &mut one_per_call,
             ],
         );
         let [c, b, r, one] = [0, 1, 2, 3].map(|i| min_median(&s[i]));
-        // The ratios the targets speak of: each crate path against the raw loop,
-        // call by call, so the guest's drift cancels out.
-        let (_, _, crate_vs_raw) = alternating(
-            n,
-            ROUNDS,
-            &mut || viommu.invalidate(black_box(&entries)).unwrap(),
-            &mut || raw_invalidate(fd.as_ref(), id, black_box(&entries)),
-        );
-        // The batch against what a VMM without the crate does with the same
-        // entries: copy them one by one into its array, then one ioctl.
-        let mut array = vec![entry; n];
-        let (_, _, batch_vs_raw) = alternating(
-            n,
-            ROUNDS,
-            &mut || {
-                for (i, e) in black_box(&entries).iter().enumerate() {
-                    batch.push(i as u32, *e).unwrap();
-                }
-                batch.flush().unwrap();
-            },
-            &mut || {
-                for (slot, e) in array.iter_mut().zip(black_box(&entries)) {
-                    *slot = *e;
-                }
-                raw_invalidate(fd.as_ref(), id, &array);
-            },
-        );
+        // The ratios the targets speak of: each crate path against its raw
+        // counterpart, call by call, so the guest's drift cancels out.
+        let (_, _, crate_vs_raw) = alternating(n, ROUNDS, &mut crate_call, &mut raw_call);
+        let (_, _, batch_vs_raw) = alternating(n, ROUNDS, &mut batch_call, &mut fill_call);
         println!(
             "{n:>5} {:>7.0} / {:>5.0} {:>7.0} / {:>5.0} {:>7.0} / {:>5.0} {:>7.0} / {:>5.0} {:>9.3} {:>9.3} {:>9.1}",
             c.0,
@@ -244,46 +214,23 @@ fn drain(
             .map(|c| c.as_bytes().try_into().unwrap())
             .collect();
         let mut batch = viommu.batch::<63>();
-        let s = interleaved_samples(
-            n,
-            ROUNDS,
-            &mut [
-                &mut || {
-                    let drain =
-                        batch.push_guest_commands(0, black_box(&queue), rules, |s| s == 0x42);
-                    assert_eq!(
-                        drain,
-                        Ok(Drain::Synced {
-                            guest_index: n as u32 - 1
-                        })
-                    );
-                },
-                &mut || {
-                    for chunk in black_box(&entries).chunks(63) {
-                        raw_invalidate(fd.as_ref(), id, chunk);
-                    }
-                },
-            ],
-        );
+        let mut drain_call = || {
+            let drain = batch.push_guest_commands(0, black_box(&queue), rules, |s| s == 0x42);
+            assert_eq!(
+                drain,
+                Ok(Drain::Synced {
+                    guest_index: n as u32 - 1
+                })
+            );
+        };
+        let mut raw_call = || {
+            for chunk in black_box(&entries).chunks(63) {
+                raw_invalidate(fd.as_ref(), id, chunk);
+            }
+        };
+        let s = interleaved_samples(n, ROUNDS, &mut [&mut drain_call, &mut raw_call]);
         let [d, r] = [0, 1].map(|i| min_median(&s[i]));
-        let (_, _, drain_vs_raw) = alternating(
-            n,
-            ROUNDS,
-            &mut || {
-                let drain = batch.push_guest_commands(0, black_box(&queue), rules, |s| s == 0x42);
-                assert_eq!(
-                    drain,
-                    Ok(Drain::Synced {
-                        guest_index: n as u32 - 1
-                    })
-                );
-            },
-            &mut || {
-                for chunk in black_box(&entries).chunks(63) {
-                    raw_invalidate(fd.as_ref(), id, chunk);
-                }
-            },
-        );
+        let (_, _, drain_vs_raw) = alternating(n, ROUNDS, &mut drain_call, &mut raw_call);
         println!(
             "{n:>5} {:>11.0} / {:>7.0} {:>11.0} / {:>7.0} {:>9.3}",
             d.0, d.1, r.0, r.1, drain_vs_raw

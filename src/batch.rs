@@ -203,25 +203,16 @@ impl<'a, F: Family, const N: usize> InvalidationBatch<'a, F, N> {
         if self.len >= N {
             self.flush()?;
         }
-        // len < N now (a flush empties the batch).
-        if self.store(self.len, guest_index, entry) {
-            self.len += 1;
+        // len < N now (a flush empties the batch); `get_mut` keeps a panic path out.
+        let len = self.len;
+        if let (Some(slot), Some(index)) =
+            (self.entries.get_mut(len), self.guest_index.get_mut(len))
+        {
+            *slot = entry;
+            *index = guest_index;
+            self.len = len + 1;
         }
         Ok(())
-    }
-
-    /// Writes an entry into slot `at`, if the batch has it; `get_mut` keeps a
-    /// panic path out.
-    #[inline(always)]
-    fn store(&mut self, at: usize, guest_index: u32, entry: F::Invalidation) -> bool {
-        match (self.entries.get_mut(at), self.guest_index.get_mut(at)) {
-            (Some(slot), Some(index)) => {
-                *slot = entry;
-                *index = guest_index;
-                true
-            }
-            _ => false,
-        }
     }
 
     #[inline(always)]
