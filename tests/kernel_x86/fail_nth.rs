@@ -7,7 +7,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::Once;
 
 /// Lets every allocation be injected and quiets the log, once per boot.
-fn configure() {
+pub fn configure() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let write = |path: &str, value: &str| {

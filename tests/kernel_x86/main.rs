@@ -17,4 +17,5 @@ mod faults_and_events;
 mod hwpt;
 mod ioas;
 mod lifecycle;
+mod model;
 mod viommu;

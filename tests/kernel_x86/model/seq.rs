@@ -1,0 +1,298 @@
+//! One sequence: the handles it holds, the model beside them, the step loop and the
+//! final teardown.
+
+use super::Env;
+use super::check;
+use super::ops::OpKind;
+use super::rng::Rng;
+use super::world::{Node, What, World};
+use iommufd::arch::Selftest;
+use iommufd::mock::MockDevice;
+use iommufd::states::{
+    DeviceState, EventQueue, HwQueue, IoasReady, S2Allocated, VIommuAllocated,
+};
+use iommufd::{FaultQueue, FaultQueueId, HwptId, IommuFd};
+use std::collections::HashSet;
+use std::sync::Arc;
+
+/// A value the sequence holds: a crate handle, or an object it made through the
+/// id-level API (which it destroys itself).
+pub enum Handle {
+    Ioas(IoasReady),
+    S2(S2Allocated),
+    Viommu(VIommuAllocated<Selftest>),
+    Dev(MockDevice),
+    Bound(DeviceState<Selftest, MockDevice>),
+    /// Held for its lifetime only.
+    Events(#[allow(dead_code)] EventQueue<Selftest>),
+    Queue(HwQueue<Selftest>),
+    RawHwpt(HwptId),
+    /// The fd is closed before the destroy; a refused destroy leaves it `None`.
+    RawFault(Option<FaultQueue>, FaultQueueId),
+}
+
+impl Handle {
+    pub fn ioas(&self) -> Option<&IoasReady> {
+        match self {
+            Handle::Ioas(i) => Some(i),
+            _ => self.s2().map(S2Allocated::ioas),
+        }
+    }
+
+    pub fn s2(&self) -> Option<&S2Allocated> {
+        match self {
+            Handle::S2(s) => Some(s),
+            _ => self.viommu().map(VIommuAllocated::s2),
+        }
+    }
+
+    pub fn viommu(&self) -> Option<&VIommuAllocated<Selftest>> {
+        match self {
+            Handle::Viommu(v) => Some(v),
+            Handle::Bound(DeviceState::Bound(b)) => Some(b.viommu()),
+            Handle::Bound(DeviceState::Nested(n)) => Some(n.viommu()),
+            _ => None,
+        }
+    }
+
+    pub fn device(&self) -> Option<&MockDevice> {
+        match self {
+            Handle::Dev(d) => Some(d),
+            Handle::Bound(s) => Some(s.device()),
+            _ => None,
+        }
+    }
+}
+
+/// A held value and the model node it roots.
+pub struct Live {
+    pub name: u32,
+    pub handle: Handle,
+    pub node: Node,
+}
+
+/// Why a sequence failed: the kernel and the model disagree.
+pub struct Failure {
+    pub seed: u64,
+    pub step: usize,
+    pub message: String,
+    pub log: Vec<String>,
+}
+
+#[derive(Default)]
+pub struct Stats {
+    pub steps: u64,
+    pub pairs: HashSet<(OpKind, OpKind)>,
+    pub armed: u64,
+    pub hit: u64,
+}
+
+pub struct Seq<'e> {
+    pub env: &'e Env,
+    pub fd: Arc<IommuFd>,
+    pub world: World,
+    pub live: Vec<Live>,
+    pub rng: Rng,
+    names: u32,
+    /// Fail-nth count armed for this step's API call, and whether it fired.
+    pub arm: Option<u32>,
+    pub fired: bool,
+    pub log: Vec<String>,
+}
+
+impl<'e> Seq<'e> {
+    pub fn new(env: &'e Env, seed: u64) -> Self {
+        Self {
+            env,
+            fd: crate::common::open(),
+            world: World::default(),
+            live: Vec::new(),
+            rng: Rng::new(seed),
+            names: 0,
+            arm: None,
+            fired: false,
+            log: Vec::new(),
+        }
+    }
+
+    /// Runs `len` steps, then drops everything left; stops at the first
+    /// disagreement.
+    pub fn run(mut self, seed: u64, len: usize, stats: &mut Stats) -> Result<(), Failure> {
+        let mut previous = None;
+        for step in 0..len {
+            let kind = self.step(stats).map_err(|m| self.failure(seed, step, m))?;
+            if let Some(p) = previous {
+                stats.pairs.insert((p, kind));
+            }
+            previous = Some(kind);
+            stats.steps += 1;
+        }
+        self.teardown().map_err(|m| self.failure(seed, len, m))
+    }
+
+    fn failure(&self, seed: u64, step: usize, message: String) -> Failure {
+        Failure {
+            seed,
+            step,
+            message,
+            log: self.log.clone(),
+        }
+    }
+
+    /// One random operation that applies to what the sequence holds, then the
+    /// checks.
+    fn step(&mut self, stats: &mut Stats) -> Result<OpKind, String> {
+        loop {
+            let kind = OpKind::pick(&mut self.rng);
+            self.arm = (kind.injectable() && self.rng.one_in(4)).then(|| 1 + self.rng.below(8) as u32);
+            self.fired = false;
+            let before = self.log.len();
+            if !self.exec(kind)? {
+                continue;
+            }
+            if let Some(n) = self.arm {
+                stats.armed += 1;
+                stats.hit += u64::from(self.fired);
+                let fired = if self.fired { "hit" } else { "missed" };
+                if let Some(line) = self.log.get_mut(before) {
+                    line.push_str(&format!(" [fail-nth {n}: {fired}]"));
+                }
+            }
+            self.arm = None;
+            self.check()?;
+            return Ok(kind);
+        }
+    }
+
+    /// The kernel against the model after a step.
+    pub fn check(&mut self) -> Result<(), String> {
+        self.world.update(self.live.iter().map(|l| l.node));
+        let mut wrong = check::scan(&self.fd, &self.world);
+        wrong.extend(check::pins(&self.fd, &self.world, &self.env.buffer));
+        if wrong.is_empty() {
+            Ok(())
+        } else {
+            Err(wrong.join("; "))
+        }
+    }
+
+    /// Drops everything left in a random order, then checks that nothing is left.
+    fn teardown(&mut self) -> Result<(), String> {
+        self.log.push("-- teardown --".into());
+        let mut order: Vec<u32> = self.live.iter().map(|l| l.name).collect();
+        self.rng.shuffle(&mut order);
+        // A raw fault queue is refused while a raw HWPT reports to it: try again
+        // after the rest.
+        let mut stuck = 0;
+        while let Some(name) = order.first().copied() {
+            order.remove(0);
+            let i = self.index_of(name);
+            if !self.drop_at(i)? {
+                order.push(name);
+                stuck += 1;
+                if stuck > order.len() {
+                    return Err("teardown: destroys refused with nothing left to drop".into());
+                }
+            } else {
+                stuck = 0;
+            }
+            self.check()?;
+        }
+        let left = self.world.live_ids();
+        if !left.is_empty() {
+            return Err(format!("model bug: still live after teardown: {left:?}"));
+        }
+        Ok(())
+    }
+
+    pub fn index_of(&self, name: u32) -> usize {
+        self.live
+            .iter()
+            .position(|l| l.name == name)
+            .expect("a live name")
+    }
+
+    /// Holds `handle`, rooting `node`; returns its name.
+    pub fn hold(&mut self, handle: Handle, node: Node) -> u32 {
+        self.names += 1;
+        self.live.push(Live {
+            name: self.names,
+            handle,
+            node,
+        });
+        self.names
+    }
+
+    /// Puts back a handle taken out for a transition, under its name.
+    pub fn put_back(&mut self, name: u32, handle: Handle, node: Node) {
+        self.live.push(Live { name, handle, node });
+    }
+
+    /// A random live handle matching `f`.
+    pub fn pick(&mut self, f: impl Fn(&Live) -> bool) -> Option<usize> {
+        let matching: Vec<usize> = (0..self.live.len()).filter(|&i| f(&self.live[i])).collect();
+        if matching.is_empty() {
+            None
+        } else {
+            Some(matching[self.rng.below(matching.len())])
+        }
+    }
+
+    /// Runs `f` with this step's fail-nth armed, if any.
+    pub fn call<R>(&mut self, f: impl FnOnce(&[Live], &Arc<IommuFd>) -> R) -> R {
+        let (r, fired) = self.env.faults.run(self.arm, || f(&self.live, &self.fd));
+        self.fired |= fired;
+        r
+    }
+
+    pub fn note(&mut self, line: String) {
+        self.log.push(format!("#{} {line}", self.log.len()));
+    }
+
+    /// Appends the outcome to the last log line.
+    pub fn outcome<T>(&mut self, r: &iommufd::Result<T>) {
+        let s = match r {
+            Ok(_) => " -> ok".to_string(),
+            Err(e) => format!(" -> {e}"),
+        };
+        if let Some(l) = self.log.last_mut() {
+            l.push_str(&s);
+        }
+    }
+
+    /// Without an injected fault, the call must succeed exactly when the model
+    /// says it can.
+    pub fn expect<T>(&self, what: &str, predicted: bool, r: &iommufd::Result<T>) -> Result<(), String> {
+        if self.fired || predicted == r.is_ok() {
+            return Ok(());
+        }
+        Err(match r {
+            Ok(_) => format!("{what}: the model says it must fail, it succeeded"),
+            Err(e) => format!("{what}: the model says it must succeed, it failed: {e}"),
+        })
+    }
+
+    // The model's counterparts of the handle accessors.
+
+    pub fn ioas_arc(&self, l: &Live) -> Option<Node> {
+        match self.world.what(l.node) {
+            What::IoasArc { .. } => Some(l.node),
+            _ => self.s2_arc(l).map(|s| self.world.s2_arc_ioas(s)),
+        }
+    }
+
+    pub fn s2_arc(&self, l: &Live) -> Option<Node> {
+        match self.world.what(l.node) {
+            What::S2Arc { .. } => Some(l.node),
+            _ => self.viommu_arc(l).map(|v| self.world.viommu_arc_s2(v)),
+        }
+    }
+
+    pub fn viommu_arc(&self, l: &Live) -> Option<Node> {
+        match self.world.what(l.node) {
+            What::ViommuArc { .. } => Some(l.node),
+            What::Binding { viommu, .. } => Some(*viommu),
+            _ => None,
+        }
+    }
+}
