@@ -48,25 +48,38 @@ pub fn describe(world: &World, node: Node) -> String {
     }
 }
 
+/// An id on which the kernel and the model disagree.
+pub struct Mismatch {
+    pub id: u32,
+    /// The model's last object with this id, if it ever had one.
+    pub node: Option<Node>,
+    /// Whether the kernel has the object (the model says the opposite).
+    pub exists: bool,
+}
+
+impl Mismatch {
+    pub fn to_string(&self, world: &World) -> String {
+        match (self.node, self.exists) {
+            (Some(n), true) => format!("{} still exists", describe(world, n)),
+            (Some(n), false) => format!("{} is gone", describe(world, n)),
+            (None, _) => format!("object {}, unknown to the model, exists", self.id),
+        }
+    }
+}
+
 /// Every id from 1 to past the largest the sequence saw: it exists in the kernel
 /// exactly when the model has a live object with it (ids are the lowest free, so a
 /// leaked object the model never heard of shows up in this range too).
-pub fn scan(fd: &IommuFd, world: &World) -> Vec<String> {
+pub fn scan(fd: &IommuFd, world: &World) -> Vec<Mismatch> {
     let live = world.live_ids();
     let mut wrong = Vec::new();
     for id in 1..=world.max_id() + 8 {
-        match (live.get(&id), exists(fd, id)) {
-            (Some(&n), false) => wrong.push(format!("{} is gone", describe(world, n))),
-            (None, true) => {
-                let last = (0..world.nodes.len())
-                    .rev()
-                    .find(|&n| world.nodes[n].id == Some(id));
-                wrong.push(match last {
-                    Some(n) => format!("{} still exists", describe(world, n)),
-                    None => format!("object {id}, unknown to the model, exists"),
-                });
-            }
-            _ => {}
+        let exists = exists(fd, id);
+        if live.contains_key(&id) != exists {
+            let node = (0..world.nodes.len())
+                .rev()
+                .find(|&n| world.nodes[n].id == Some(id));
+            wrong.push(Mismatch { id, node, exists });
         }
     }
     wrong

@@ -98,6 +98,16 @@ pub struct Seq<'e> {
     pub arm: Option<u32>,
     pub fired: bool,
     pub log: Vec<String>,
+    seed: u64,
+    step: usize,
+    /// What the sequence found so far.
+    found: Vec<Failure>,
+    /// Objects the kernel kept although the model says they must be gone: held
+    /// from then on, so the rest of the sequence is checked against what the
+    /// kernel really has.
+    leaked: Vec<Node>,
+    /// Whether the pin check failed already (it names no object to resync).
+    pinned: bool,
 }
 
 impl<'e> Seq<'e> {
@@ -112,31 +122,39 @@ impl<'e> Seq<'e> {
             arm: None,
             fired: false,
             log: Vec::new(),
+            seed,
+            step: 0,
+            found: Vec::new(),
+            leaked: Vec::new(),
+            pinned: false,
         }
     }
 
-    /// Runs `len` steps, then drops everything left; stops at the first
-    /// disagreement.
-    pub fn run(mut self, seed: u64, len: usize, stats: &mut Stats) -> Result<(), Failure> {
+    /// Runs `len` steps, then drops everything left; returns every disagreement
+    /// found. An error the model cannot follow ends the sequence.
+    pub fn run(mut self, len: usize, stats: &mut Stats) -> Vec<Failure> {
         let mut previous = None;
         for step in 0..len {
-            let kind = self.step(stats).map_err(|m| self.failure(seed, step, m))?;
-            if let Some(p) = previous {
-                stats.pairs.insert((p, kind));
+            self.step = step;
+            match self.step(stats) {
+                Ok(kind) => {
+                    if let Some(p) = previous {
+                        stats.pairs.insert((p, kind));
+                    }
+                    previous = Some(kind);
+                    stats.steps += 1;
+                }
+                Err(m) => {
+                    self.discrepancy(m);
+                    return self.found;
+                }
             }
-            previous = Some(kind);
-            stats.steps += 1;
         }
-        self.teardown().map_err(|m| self.failure(seed, len, m))
-    }
-
-    fn failure(&self, seed: u64, step: usize, message: String) -> Failure {
-        Failure {
-            seed,
-            step,
-            message,
-            log: self.log.clone(),
+        self.step = len;
+        if let Err(m) = self.teardown() {
+            self.discrepancy(m);
         }
+        self.found
     }
 
     /// One random operation that applies to what the sequence holds, then the
@@ -164,16 +182,37 @@ impl<'e> Seq<'e> {
         }
     }
 
-    /// The kernel against the model after a step.
+    fn roots(&self) -> Vec<Node> {
+        self.live.iter().map(|l| l.node).chain(self.leaked.iter().copied()).collect()
+    }
+
+    /// The kernel against the model after a step. Disagreements are recorded, then
+    /// the model takes the kernel's side.
     pub fn check(&mut self) -> Result<(), String> {
-        self.world.update(self.live.iter().map(|l| l.node));
-        let mut wrong = check::scan(&self.fd, &self.world);
-        wrong.extend(check::pins(&self.fd, &self.world, &self.env.buffer));
-        if wrong.is_empty() {
-            Ok(())
-        } else {
-            Err(wrong.join("; "))
+        self.world.update(self.roots());
+        let wrong = check::scan(&self.fd, &self.world);
+        if !wrong.is_empty() {
+            let message = wrong.iter().map(|w| w.to_string(&self.world)).collect::<Vec<_>>().join("; ");
+            self.discrepancy(message);
+            for w in wrong {
+                match w.node {
+                    Some(n) if w.exists => self.leaked.push(n),
+                    Some(n) => self.world.kill(n),
+                    None => {
+                        let n = self.world.add(Some(w.id), What::Holds(vec![]));
+                        self.leaked.push(n);
+                    }
+                }
+            }
+            self.world.update(self.roots());
         }
+        if !self.pinned {
+            if let Some(m) = check::pins(&self.fd, &self.world, &self.env.buffer) {
+                self.pinned = true;
+                self.discrepancy(m);
+            }
+        }
+        Ok(())
     }
 
     /// Drops everything left in a random order, then checks that nothing is left.
@@ -198,8 +237,12 @@ impl<'e> Seq<'e> {
             }
             self.check()?;
         }
+        // Only what the kernel kept against the model may be left.
+        self.world.update(self.leaked.clone());
+        let leaked = self.world.live_ids();
+        self.world.update(self.roots());
         let left = self.world.live_ids();
-        if !left.is_empty() {
+        if left != leaked {
             return Err(format!("model bug: still live after teardown: {left:?}"));
         }
         Ok(())
@@ -261,15 +304,26 @@ impl<'e> Seq<'e> {
     }
 
     /// Without an injected fault, the call must succeed exactly when the model
-    /// says it can.
-    pub fn expect<T>(&self, what: &str, predicted: bool, r: &iommufd::Result<T>) -> Result<(), String> {
-        if self.fired || predicted == r.is_ok() {
-            return Ok(());
+    /// says it can. A disagreement is recorded and the sequence goes on, with the
+    /// model following what the kernel did (so one defect does not hide the next).
+    pub fn expect<T>(&mut self, what: &str, predicted: bool, r: &iommufd::Result<T>) -> Result<(), String> {
+        if !self.fired && predicted != r.is_ok() {
+            self.discrepancy(match r {
+                Ok(_) => format!("{what}: the model says it must fail, it succeeded"),
+                Err(e) => format!("{what}: the model says it must succeed, it failed: {e}"),
+            });
         }
-        Err(match r {
-            Ok(_) => format!("{what}: the model says it must fail, it succeeded"),
-            Err(e) => format!("{what}: the model says it must succeed, it failed: {e}"),
-        })
+        Ok(())
+    }
+
+    /// Records a disagreement between the kernel (or the crate) and the model.
+    pub fn discrepancy(&mut self, message: String) {
+        self.found.push(Failure {
+            seed: self.seed,
+            step: self.step,
+            message,
+            log: self.log.clone(),
+        });
     }
 
     // The model's counterparts of the handle accessors.

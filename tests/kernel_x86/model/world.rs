@@ -154,6 +154,9 @@ pub struct World {
     pub nodes: Vec<Entry>,
     /// Which nodes are reachable from the live handles (after [`update`](Self::update)).
     pub alive: Vec<bool>,
+    /// Objects the kernel destroyed although the model says they must exist: gone
+    /// whatever holds them, from then on.
+    killed: Vec<Node>,
 }
 
 impl World {
@@ -179,13 +182,23 @@ impl World {
     /// Which nodes `roots` reach.
     pub fn reach(&self, roots: impl IntoIterator<Item = Node>) -> Vec<bool> {
         let mut seen = vec![false; self.nodes.len()];
+        for &n in &self.killed {
+            seen[n] = true;
+        }
         let mut todo: Vec<Node> = roots.into_iter().collect();
         while let Some(n) = todo.pop() {
             if !std::mem::replace(&mut seen[n], true) {
                 todo.extend(self.nodes[n].what.holds());
             }
         }
+        for &n in &self.killed {
+            seen[n] = false;
+        }
         seen
+    }
+
+    pub fn kill(&mut self, node: Node) {
+        self.killed.push(node);
     }
 
     pub fn update(&mut self, roots: impl IntoIterator<Item = Node>) {
