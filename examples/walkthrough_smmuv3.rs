@@ -144,6 +144,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     if drain != (Drain::Synced { guest_index: 2 }) {
         return Err(format!("the CMD_SYNC must end the drain: {drain:?}").into());
     }
+    drop(batch); // empty: the CMD_SYNC flushed it
     ram.fill(page_b, PAGE as usize, 0);
     edu.dma(EDU_BUFFER, dst, PAGE);
     if ram.bytes(page_c, 8) != [0xa5; 8] {

@@ -42,10 +42,10 @@ fn reached_the_kernel(e: BatchError, first: u32, n: u32) {
         BatchError::Failed {
             first_guest_index,
             count,
-            error: Error::Invalidation { errno, handled, .. },
+            error: Error::Invalidation { errno, refused, .. },
         } => {
             assert_eq!((first_guest_index, count), (first, n));
-            assert_eq!((errno, handled), (Errno::NOTTY, None));
+            assert_eq!((errno, refused), (Errno::NOTTY, None));
         }
         other => panic!("expected the flush's ioctl to fail, got {other:?}"),
     }

@@ -250,7 +250,7 @@ fn every_forwarded_command_kind_and_partial_failure() {
         e,
         Error::Invalidation {
             errno: Errno::IO,
-            handled: Some(0),
+            refused: Some(0),
             completed: 0,
             requested: 1
         }
@@ -267,7 +267,7 @@ fn every_forwarded_command_kind_and_partial_failure() {
         e,
         Error::Invalidation {
             errno: Errno::IO,
-            handled: Some(2),
+            refused: Some(2),
             completed: 0,
             requested: 4
         }
