@@ -277,3 +277,50 @@ fn every_forwarded_command_kind_and_partial_failure() {
     g.viommu.invalidate(&many).unwrap();
     drop(nested);
 }
+
+#[test]
+#[ignore = "needs the arm64 guest with an SMMUv3 and VFIO devices: run rig/arm64-tier.sh"]
+fn teardown_detaches_a_device_whose_fd_management_still_holds() {
+    use rustix::fd::AsFd;
+    let (g, bound) = phase1();
+    // Management software keeps its own copy of the cdev fd: closing the crate's
+    // does not unbind the device.
+    let management = bound.device().as_fd().try_clone_to_owned().unwrap();
+    let s1 = Stage1::new(&g.ram, 1);
+    s1.write_cd(true);
+    let nested = bound
+        .install(&s1.vste())
+        .map_err(|e| e.into_parts().1)
+        .unwrap();
+    let ids = [
+        nested.stage1_hwpt().unwrap().raw(),
+        nested.vdevice_id().raw(),
+        g.viommu.default_hwpt(DefaultStage1::Bypass).unwrap().raw(),
+        g.viommu.default_hwpt(DefaultStage1::Abort).unwrap().raw(),
+        g.viommu.id().raw(),
+        g.viommu.s2().id().raw(),
+        g.ioas.id().raw(),
+    ];
+    drop(s1);
+    let Guest {
+        fd,
+        ioas,
+        ram,
+        viommu,
+    } = g;
+    drop(nested); // without uninstall or unbind
+    drop(viommu);
+    drop(ram);
+    drop(ioas);
+    for id in ids {
+        assert_eq!(
+            fd.destroy(iommufd::HwptId::from_raw(id))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::NotFound,
+            "object {id} survived the teardown"
+        );
+    }
+    assert_eq!(fd.pending_destroys(), 0);
+    drop(management);
+}
