@@ -107,7 +107,7 @@ fn ste_errors_name_the_field() {
 fn ste_builder_matches_the_family_defaults() {
     assert_eq!(Ste::abort().to_hwpt_data(), smmuv3::abort_vste());
     assert_eq!(Ste::bypass().to_hwpt_data(), smmuv3::bypass_vste());
-    let ste = Ste::translate(0x10_000f_f000).with_cd_attributes(
+    let ste = Ste::translate(0x10_000f_f000).unwrap().with_cd_attributes(
         Cacheability::WriteBackReadAllocate,
         Cacheability::WriteBackReadAllocate,
         Shareability::Inner,
@@ -115,6 +115,29 @@ fn ste_builder_matches_the_family_defaults() {
     assert_eq!(ste.words(), [0x10_000f_f000 | 1 | (5 << 1), 0xd4]);
     assert_eq!(ste.config(), Config::Translate);
     assert_eq!(ste.s1_context_ptr(), 0x10_000f_f000);
+}
+
+/// The highest CD table address S1ContextPtr holds: bits 51:6 all set.
+const MAX_CD_TABLE: u64 = ((1 << 52) - 1) & !0x3f;
+
+#[test]
+fn ste_translate_refuses_what_s1_context_ptr_cannot_hold() {
+    for bad in [
+        (1 << 53) | 0x1000,
+        (1 << 52) | 0x1000,
+        0x1000 | 0x20,
+        0x1001,
+        MAX_CD_TABLE + 1,
+        u64::MAX,
+    ] {
+        assert_eq!(Ste::translate(bad), Err(SteError::S1ContextPtr(bad)));
+    }
+    for good in [0, 0x40, 0x10_000f_f000, MAX_CD_TABLE] {
+        let ste = Ste::translate(good).unwrap();
+        let parsed = Ste::parse(ste.to_hwpt_data().as_bytes()).unwrap();
+        assert_eq!((parsed, parsed.s1_context_ptr()), (ste, good), "{good:#x}");
+        assert_eq!(parsed.config(), Config::Translate);
+    }
 }
 
 #[test]
@@ -276,14 +299,29 @@ fn share() -> impl Strategy<Value = Shareability> {
 proptest! {
     #[test]
     fn built_stes_parse_back(
-        cd in any::<u64>(), s1fmt in 0u8..4, cdmax in 0u8..32, dss in 0u8..4,
+        cd in any::<u64>().prop_map(|cd| cd & MAX_CD_TABLE), s1fmt in 0u8..4, cdmax in 0u8..32, dss in 0u8..4,
         inner in cache(), outer in cache(), sh in share(), stalld: bool, eats: bool,
     ) {
-        let ste = Ste::translate(cd).with_s1fmt(s1fmt).with_s1cdmax(cdmax).with_s1dss(dss)
+        let ste = Ste::translate(cd).unwrap().with_s1fmt(s1fmt).with_s1cdmax(cdmax).with_s1dss(dss)
             .with_cd_attributes(inner, outer, sh).with_s1stalld(stalld).with_eats(eats);
         let parsed = Ste::parse(ste.to_hwpt_data().as_bytes()).unwrap();
         prop_assert_eq!(parsed, ste);
         prop_assert_eq!(parsed.config(), Config::Translate);
+    }
+
+    #[test]
+    fn the_ste_builder_refuses_or_builds_what_the_parser_takes_back(cd: u64) {
+        match Ste::translate(cd) {
+            Ok(ste) => {
+                let parsed = Ste::parse(ste.to_hwpt_data().as_bytes()).unwrap();
+                prop_assert_eq!(parsed.s1_context_ptr(), cd);
+                prop_assert_eq!(parsed, ste);
+            }
+            Err(e) => {
+                prop_assert_eq!(e, SteError::S1ContextPtr(cd));
+                prop_assert!(cd & !MAX_CD_TABLE != 0);
+            }
+        }
     }
 
     #[test]
