@@ -48,7 +48,7 @@
 //! # A VM's vIOMMU, start to end
 //!
 //! ```no_run
-//! use iommufd::arch::{smmuv3, DefaultStage1, Smmuv3};
+//! use iommufd::arch::{smmuv3::Ste, DefaultStage1, Smmuv3};
 //! use iommufd::states::{DeviceState, GuestStage1, IoasReady};
 //! use iommufd::{Access, IommuFd, Iova, MapAt, VfioUnbound};
 //! use std::sync::Arc;
@@ -70,7 +70,7 @@
 //! // Phase 2: the VMM keeps the device in a DeviceState and applies what the guest
 //! // writes into its STE.
 //! let mut device = DeviceState::from(bound);
-//! let ste = smmuv3::s1_translate_vste(0x8000_0000);
+//! let ste = Ste::translate(0x8000_0000)?.to_hwpt_data(); // refuses what S1ContextPtr cannot hold
 //! device = match device.apply(GuestStage1::Translate(&ste)) {
 //!     Ok(nested) => nested,
 //!     // Refused (EIO for a bad vSTE field): the device is where it was; report

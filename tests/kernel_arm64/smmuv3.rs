@@ -301,7 +301,6 @@ fn teardown_detaches_a_device_whose_fd_management_still_holds() {
         g.viommu.s2().id().raw(),
         g.ioas.id().raw(),
     ];
-    drop(s1);
     let Guest {
         fd,
         ioas,
