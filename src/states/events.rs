@@ -83,6 +83,16 @@ pub struct Events<'a, F: Family> {
     family: core::marker::PhantomData<F>,
 }
 
+// By hand: a derive would require `F: Debug` (F is only a marker here).
+impl<F: Family> core::fmt::Debug for Events<'_, F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Events")
+            .field("family", &F::NAME)
+            .field("undecoded_bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
 impl<'a, F: Family> Events<'a, F> {
     /// Decodes `bytes` as read from a vEVENTQ of family `F`.
     pub fn new(bytes: &'a [u8]) -> Self {
