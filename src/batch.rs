@@ -157,6 +157,19 @@ pub struct InvalidationBatch<'a, F: Family, const N: usize> {
     family: PhantomData<F>,
 }
 
+// By hand: a derive would require `F: Debug`, and the entries are wire structs
+// without a Debug bound in the family; the guest indices say what waits.
+impl<F: Family, const N: usize> core::fmt::Debug for InvalidationBatch<'_, F, N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("InvalidationBatch")
+            .field("family", &F::NAME)
+            .field("viommu", &self.viommu)
+            .field("capacity", &N)
+            .field("guest_indices", &self.guest_indices())
+            .finish()
+    }
+}
+
 impl<'a, F: Family, const N: usize> InvalidationBatch<'a, F, N> {
     /// An empty batch for `viommu` (which it borrows, so the vIOMMU outlives it).
     pub fn new(viommu: &'a VIommuAllocated<F>) -> Self {

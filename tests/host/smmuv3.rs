@@ -8,7 +8,7 @@ use iommufd::arch::smmuv3::{
     self, Cacheability, CommandError, CommandRules, Config, Event, EventId, GuestCommand,
     Shareability, SmmuCaps, Ste, SteError, StreamSpan, classify, command as cmd,
 };
-use iommufd::uapi::{IommuHwInfoArmSmmuv3, IommuVeventArmSmmuv3};
+use iommufd::uapi::{HwCapabilities, IommuHwInfoArmSmmuv3, IommuVeventArmSmmuv3};
 use proptest::prelude::*;
 use tables::{COMMANDS, CaseCaps, QEMU_CAPS, STES, VSID, Verdict, bytes};
 use zerocopy::{FromBytes, IntoBytes};
@@ -24,7 +24,7 @@ fn qemu_hw_info() -> IommuHwInfoArmSmmuv3 {
 }
 
 fn caps(c: CaseCaps) -> SmmuCaps {
-    let mut caps = SmmuCaps::decode(&qemu_hw_info());
+    let mut caps = SmmuCaps::decode(&qemu_hw_info(), HwCapabilities::empty());
     caps.asid_bits = if c.asid16 { 16 } else { 8 };
     caps.range_invalidation = c.range;
     caps.ds = c.ds;
@@ -51,7 +51,7 @@ fn verdict(r: &Result<GuestCommand, CommandError>) -> Verdict {
 
 #[test]
 fn qemu_registers_decode_to_what_the_rig_measured() {
-    let c = SmmuCaps::decode(&qemu_hw_info());
+    let c = SmmuCaps::decode(&qemu_hw_info(), HwCapabilities::empty());
     assert!(c.stages.stage1 && c.stages.stage2 && c.aarch64_tables);
     assert_eq!(
         (c.asid_bits, c.ssid_bits, c.sid_bits, c.oas_bits),
@@ -68,6 +68,52 @@ fn qemu_registers_decode_to_what_the_rig_measured() {
     let gaps: Vec<_> = c.mismatches(&virt).iter().map(|m| m.what).collect();
     assert_eq!(gaps, ["SSID bits", "ATS", "output address bits"]);
     assert!(c.mismatches(&c).is_empty());
+}
+
+/// IDR0.ATS alone does not make ATS usable: the driver's feature also needs
+/// CONFIG_PCI_ATS, and GET_HW_INFO says `PCI_ATS_NOT_SUPPORTED` when ATS cannot be
+/// used for the device. With the flag, the driver refuses ATC_INV (EIO), so the
+/// crate must too, naming ATS; without it, ATC_INV is forwarded.
+#[test]
+fn ats_needs_idr0_ats_and_no_pci_ats_not_supported() {
+    let mut info = qemu_hw_info();
+    info.idr[0] |= 1 << 10;
+    let atc = cmd::atc_inv(0x42, None, 0, 0);
+    let any = |_| true;
+
+    let refused = SmmuCaps::decode(&info, HwCapabilities::PCI_ATS_NOT_SUPPORTED);
+    assert!(
+        !refused.ats,
+        "IDR0.ATS with PCI_ATS_NOT_SUPPORTED decodes to no ATS"
+    );
+    let rules = CommandRules::new(&refused);
+    for verdict in [
+        rules.classify(atc.as_bytes(), any),
+        classify(atc.as_bytes(), &refused, any),
+    ] {
+        match verdict {
+            Err(CommandError::NeedsCapability { capability, .. }) => {
+                assert!(capability.contains("ATS"), "{capability}")
+            }
+            other => panic!("ATC_INV without usable ATS: {other:?}"),
+        }
+    }
+
+    // The other capability bits say nothing about ATS.
+    let usable = SmmuCaps::decode(
+        &info,
+        HwCapabilities::DIRTY_TRACKING
+            | HwCapabilities::PCI_PASID_EXEC
+            | HwCapabilities::PCI_PASID_PRIV,
+    );
+    assert!(usable.ats, "IDR0.ATS without PCI_ATS_NOT_SUPPORTED is ATS");
+    assert_eq!(usable, SmmuCaps::decode(&info, HwCapabilities::empty()));
+    assert_eq!(
+        CommandRules::new(&usable).classify(atc.as_bytes(), any),
+        Ok(GuestCommand::Forward(atc))
+    );
+    // Without IDR0.ATS the flag changes nothing.
+    assert!(!SmmuCaps::decode(&qemu_hw_info(), HwCapabilities::empty()).ats);
 }
 
 #[test]
@@ -339,7 +385,7 @@ proptest! {
             prop_assert_eq!(e.raw[0] & 0xff, u64::from(match e.id { EventId::Other(x) => x, _ => (e.raw[0] & 0xff) as u8 }));
         }
         if let Ok((info, _)) = IommuHwInfoArmSmmuv3::read_from_prefix(&raw) {
-            let c = SmmuCaps::decode(&info);
+            let c = SmmuCaps::decode(&info, HwCapabilities::empty());
             prop_assert!(c.asid_bits == 8 || c.asid_bits == 16);
             // An SMMU fits itself, except that nesting needs stage 2.
             let gaps: Vec<_> = c.mismatches(&c).iter().map(|m| m.what).collect();

@@ -4,7 +4,7 @@ use crate::guest::*;
 use iommufd::arch::smmuv3::{self, Event, EventId, command as cmd};
 use iommufd::arch::{DefaultStage1, Smmuv3};
 use iommufd::states::{self, IoasReady};
-use iommufd::uapi::IommuHwInfoArmSmmuv3;
+use iommufd::uapi::{HwCapabilities, IommuHwInfoArmSmmuv3};
 use iommufd::{Device, Error, ErrorKind, IommuFd, PtId, VfioDevice};
 use rustix::io::Errno;
 use std::sync::Arc;
@@ -62,6 +62,16 @@ fn vfio_cdev_bind_attach_detach_and_real_hw_info() {
         generic.data_type,
         iommufd::uapi::IOMMU_HW_INFO_TYPE_ARM_SMMUV3
     );
+    // QEMU's SMMUv3 has no ATS (IDR0.ATS clear), so the driver has no ATS feature
+    // and iommufd reports that ATS cannot be used for edu; the decoded caps agree.
+    assert!(
+        generic
+            .capabilities
+            .contains(HwCapabilities::PCI_ATS_NOT_SUPPORTED),
+        "{:?}",
+        generic.capabilities
+    );
+    assert!(!smmuv3::SmmuCaps::decode(&info, generic.capabilities).ats);
     // Attach to the IOAS (the kernel makes a paging HWPT), detach, attach again.
     let hwpt = dev.attach(PtId::Ioas(ioas)).unwrap();
     assert_eq!(fd.destroy(hwpt).unwrap_err().kind(), ErrorKind::Busy);

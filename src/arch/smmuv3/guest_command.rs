@@ -301,7 +301,7 @@ pub(super) fn allowed_fields(
                 return Err(CommandError::NeedsCapability {
                     opcode: name_of(op),
                     field: "the opcode",
-                    capability: "ATS (SMMU_IDR0.ATS)",
+                    capability: "ATS (SMMU_IDR0.ATS, usable for the device)",
                 });
             }
             let size = (w[1] & f::ATC_SIZE) as u8;
