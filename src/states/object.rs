@@ -50,6 +50,18 @@ impl<I: Destroyable> KernelObject<I> {
     /// Destroys the object now, reporting the kernel's answer; on failure the object
     /// comes back, still owned.
     pub(crate) fn destroy(mut self) -> core::result::Result<(), (Self, Error)> {
+        match self.destroy_in_place() {
+            Ok(()) => Ok(()),
+            Err(e) => Err((self, e)),
+        }
+    }
+
+    /// [`destroy`](Self::destroy) for an object inside a struct: on success it is
+    /// marked gone (its drop does nothing), on failure it is still owned.
+    pub(crate) fn destroy_in_place(&mut self) -> Result<()> {
+        if !self.live {
+            return Ok(());
+        }
         match self.fd.destroy(self.id) {
             Ok(()) => {
                 self.live = false;
@@ -61,7 +73,7 @@ impl<I: Destroyable> KernelObject<I> {
                 self.live = false;
                 Ok(())
             }
-            Err(e) => Err((self, e)),
+            Err(e) => Err(e),
         }
     }
 }

@@ -189,28 +189,12 @@ impl<F: Family> VIommuAllocated<F> {
                 }
             }
         }
-        let ViommuInner {
-            defaults,
-            viommu,
-            dev_id,
-            data,
-            s2,
-            family,
-        } = inner;
-        let (viommu, error) = match failure {
-            Some(e) => (viommu, e),
-            None => match viommu.destroy() {
+        let error = match failure {
+            Some(e) => e,
+            None => match inner.viommu.destroy_in_place() {
                 Ok(()) => return Ok(()),
-                Err(failed) => failed,
+                Err(e) => e,
             },
-        };
-        let mut inner = ViommuInner {
-            defaults,
-            viommu,
-            dev_id,
-            data,
-            s2,
-            family,
         };
         inner.remake_defaults();
         Err(TransitionError::new(

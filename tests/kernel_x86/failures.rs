@@ -8,7 +8,7 @@ use crate::common::*;
 use iommufd::arch::{DefaultStage1, Selftest};
 use iommufd::batch::{BatchError, InvalidationBatch};
 use iommufd::mock::{MockChecks, MockDevice};
-use iommufd::states::{IoasReady, S2Allocated, VIommuAllocated};
+use iommufd::states::{IoasReady, S2Allocated, VDeviceBound, VIommuAllocated};
 use iommufd::uapi::*;
 use iommufd::{Access, Error, ErrorKind, HwptId, InvalidateTarget, IommuFd, Iova, MapAt, ViommuId};
 use rustix::io::Errno;
@@ -48,6 +48,13 @@ fn chain() -> Chain {
     }
 }
 
+fn bind(viommu: &VIommuAllocated<Selftest>, dev: MockDevice) -> VDeviceBound<Selftest, MockDevice> {
+    viommu
+        .bind(dev, VSID)
+        .map_err(|e| e.into_parts().1)
+        .unwrap()
+}
+
 /// The call failed as a whole: no entry is named, and a batch reports `Failed`.
 #[track_caller]
 fn nothing_refused(r: iommufd::Result<()>, errno: Errno) {
@@ -64,11 +71,7 @@ fn nothing_refused(r: iommufd::Result<()>, errno: Errno) {
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn an_invalidation_that_fails_before_any_entry_refuses_none() {
     let c = chain();
-    let bound = c
-        .viommu
-        .bind(c.dev, VSID)
-        .map_err(|e| e.into_parts().1)
-        .unwrap();
+    let bound = bind(&c.viommu, c.dev);
     let legal = [entry(VSID, 1); 3];
     // A vIOMMU id that names nothing: ENOENT from the object lookup.
     let gone = ViommuId::from_raw(0xfff0);
@@ -146,11 +149,7 @@ fn the_kernels_own_bounds_refuse_before_any_entry() {
     // The crate refuses these before the syscall (host tests); here the raw
     // command shows the kernel refuses them too, and writes back entry_num 0.
     let c = chain();
-    let _bound = c
-        .viommu
-        .bind(c.dev, VSID)
-        .map_err(|e| e.into_parts().1)
-        .unwrap();
+    let _bound = bind(&c.viommu, c.dev);
     let t = IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST;
     let e12 = size_of::<IommuViommuInvalidateSelftest>() as u32;
     // Enough legal entries for the longest call below.
@@ -190,11 +189,7 @@ fn the_kernels_own_bounds_refuse_before_any_entry() {
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn injected_failures_of_a_split_array_refuse_no_entry() {
     let c = chain();
-    let bound = c
-        .viommu
-        .bind(c.dev, VSID)
-        .map_err(|e| e.into_parts().1)
-        .unwrap();
+    let bound = bind(&c.viommu, c.dev);
     // Three full chunks and a bit: four kernel calls.
     let entries = vec![entry(VSID, 1); 3 * iommufd::INVALIDATE_CHUNK + 10];
     let mut failed = 0;
@@ -312,11 +307,7 @@ fn an_object_a_device_is_attached_to_goes_with_the_device() {
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn a_dropped_batch_sends_what_waits() {
     let c = chain();
-    let bound = c
-        .viommu
-        .bind(c.dev, VSID)
-        .map_err(|e| e.into_parts().1)
-        .unwrap();
+    let bound = bind(&c.viommu, c.dev);
     {
         let mut batch = c.viommu.batch::<8>();
         batch.push(0, entry(VSID, 1)).unwrap();
