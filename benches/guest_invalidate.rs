@@ -163,7 +163,7 @@ fn main() {
         .bind(&fd)
         .map_err(|e| e.into_parts().1)
         .unwrap();
-    let (info, _) = fd
+    let (info, hw) = fd
         .hw_info::<iommufd::uapi::IommuHwInfoArmSmmuv3>(iommufd::Device::dev_id(&dev))
         .unwrap();
     let ioas = IoasReady::new(&fd).unwrap();
@@ -179,8 +179,10 @@ fn main() {
         kernel.trim()
     );
     run(&label, &viommu, cmd::tlbi_nh_va(3, 0x4000_0000, true));
-    let rules =
-        iommufd::arch::smmuv3::CommandRules::new(&iommufd::arch::smmuv3::SmmuCaps::decode(&info));
+    let rules = iommufd::arch::smmuv3::CommandRules::new(&iommufd::arch::smmuv3::SmmuCaps::decode(
+        &info,
+        hw.capabilities,
+    ));
     drain(&label, &viommu, &rules);
 }
 

@@ -20,7 +20,7 @@ use iommufd::arch::Smmuv3;
 use iommufd::arch::smmuv3::command::TlbiRange;
 use iommufd::arch::smmuv3::{CommandRules, GuestCommand, SmmuCaps, classify, command as cmd};
 use iommufd::batch::{InvalidationBatch, Step};
-use iommufd::uapi::{IommuHwInfoArmSmmuv3, IommuViommuArmSmmuv3Invalidate};
+use iommufd::uapi::{HwCapabilities, IommuHwInfoArmSmmuv3, IommuViommuArmSmmuv3Invalidate};
 use std::hint::black_box;
 use zerocopy::IntoBytes;
 
@@ -66,11 +66,14 @@ fn main() {
         "clock reference: a dependent add takes {cycle:.3} ns (about {:.2} GHz)",
         1.0 / cycle
     );
-    let caps = SmmuCaps::decode(&IommuHwInfoArmSmmuv3 {
-        idr: [0x0d44_101b, 0x0273_0010, 0, 0x1414, 0, 0x74],
-        aidr: 1,
-        ..Default::default()
-    });
+    let caps = SmmuCaps::decode(
+        &IommuHwInfoArmSmmuv3 {
+            idr: [0x0d44_101b, 0x0273_0010, 0, 0x1414, 0, 0x74],
+            aidr: 1,
+            ..Default::default()
+        },
+        HwCapabilities::empty(),
+    );
     let rules = CommandRules::new(&caps);
     let null = IommuFd::open_path("/dev/null").unwrap();
     let viommu = iommufd::ViommuId::from_raw(1);

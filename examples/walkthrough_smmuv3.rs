@@ -65,7 +65,7 @@ fn main() -> Result<(), Box<dyn Error>> {
 
     let s2 = ioas.alloc_nest_parent(&dev)?;
     let viommu = s2.alloc_viommu::<Smmuv3>(&dev)?;
-    let (idr, _) = viommu.hw_info(&dev)?;
+    let (idr, hw) = viommu.hw_info(&dev)?;
     step!(
         3,
         "{} on stage 2 {}; physical SMMU IDR0 {:#x} IDR5 {:#x}",
@@ -76,7 +76,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
     // The guest sees the physical SMMU's capabilities here; its command rules are
     // worked out once.
-    let rules = CommandRules::new(&SmmuCaps::decode(&idr));
+    let rules = CommandRules::new(&SmmuCaps::decode(&idr, hw.capabilities));
     let events = viommu.alloc_event_queue(64)?;
     let bound = viommu.bind(dev, GUEST_SID).map_err(|e| e.into_parts().1)?;
     let bypass = viommu
@@ -144,6 +144,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     if drain != (Drain::Synced { guest_index: 2 }) {
         return Err(format!("the CMD_SYNC must end the drain: {drain:?}").into());
     }
+    drop(batch); // empty: the CMD_SYNC flushed it
     ram.fill(page_b, PAGE as usize, 0);
     edu.dma(EDU_BUFFER, dst, PAGE);
     if ram.bytes(page_c, 8) != [0xa5; 8] {

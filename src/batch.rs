@@ -108,9 +108,10 @@ pub enum BatchError {
         /// The kernel's error.
         error: Error,
     },
-    /// The ioctl failed without saying where (ENOMEM, EFAULT): none of the batch
-    /// is known to have been sent; it was dropped, and can be replayed from the
-    /// guest's queue (invalidations are idempotent).
+    /// The ioctl failed as a whole, with no command refused (the vIOMMU is gone,
+    /// ENOMEM, EFAULT): none of the batch is known to have been sent; it was
+    /// dropped, and can be replayed from the guest's queue (invalidations are
+    /// idempotent). No guest command is illegal: report no CERROR_ILL for it.
     #[error("batch from guest command {first_guest_index} ({count} commands) failed: {error}")]
     Failed {
         /// Index of the batch's first command in the guest's queue.
@@ -138,8 +139,15 @@ impl BatchError {
 
 /// Up to `N` invalidations for one vIOMMU, with the guest queue index of each.
 /// Lives on the stack; never allocates. On ARM, `N = 63` matches the driver's
-/// block of commands per sync (64 pays a second sync). Dropping a batch drops what
-/// still waits in it: flush first.
+/// block of commands per sync (64 pays a second sync).
+///
+/// Dropping a batch with entries waiting flushes them: a guest invalidation
+/// silently lost would leave the device translating through page tables the guest
+/// has freed. Drop cannot report what the kernel answers, so call
+/// [`flush`](Self::flush) (at the guest's CMD_SYNC, and when its queue drains) and
+/// report errors to the guest from there; [`clear`](Self::clear) discards what
+/// waits when the guest resets its queue.
+#[must_use = "a batch sends nothing until it is flushed or dropped"]
 pub struct InvalidationBatch<'a, F: Family, const N: usize> {
     iommufd: &'a IommuFd,
     viommu: ViommuId,
@@ -147,6 +155,19 @@ pub struct InvalidationBatch<'a, F: Family, const N: usize> {
     guest_index: [u32; N],
     len: usize,
     family: PhantomData<F>,
+}
+
+// By hand: a derive would require `F: Debug`, and the entries are wire structs
+// without a Debug bound in the family; the guest indices say what waits.
+impl<F: Family, const N: usize> core::fmt::Debug for InvalidationBatch<'_, F, N> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("InvalidationBatch")
+            .field("family", &F::NAME)
+            .field("viommu", &self.viommu)
+            .field("capacity", &N)
+            .field("guest_indices", &self.guest_indices())
+            .finish()
+    }
 }
 
 impl<'a, F: Family, const N: usize> InvalidationBatch<'a, F, N> {
@@ -266,6 +287,12 @@ impl<'a, F: Family, const N: usize> InvalidationBatch<'a, F, N> {
                 error,
             },
         }
+    }
+}
+
+impl<F: Family, const N: usize> Drop for InvalidationBatch<'_, F, N> {
+    fn drop(&mut self) {
+        let _ = self.flush();
     }
 }
 

@@ -144,19 +144,21 @@ pub enum Error {
         /// The object.
         what: &'static str,
     },
-    /// `IOMMU_HWPT_INVALIDATE` failed.
-    #[error("{} failed after {} of {requested} entries: {errno}", Op::HwptInvalidate,
-        handled.map_or_else(|| format!("at least {completed}"), |h| h.to_string()))]
+    /// `IOMMU_HWPT_INVALIDATE` failed. Either the driver refused one entry
+    /// (`refused` is its index), or the call failed as a whole and none of its
+    /// entries is known to have run (`refused` is `None`: the object is gone, the
+    /// arguments were refused, the kernel ran out of memory...).
+    #[error(fmt = display_invalidation)]
     Invalidation {
         /// What the kernel said.
         errno: Errno,
-        /// Index of the first entry not handled, when the kernel reported one (the
-        /// failing entry, for a driver's refusal). On an early failure (ENOMEM,
-        /// EFAULT) `entry_num` keeps the count passed in and is no progress count,
-        /// so this is `None`. On ARM, see the crate docs on recovery: entries before
-        /// this one may not all have been issued.
-        handled: Option<u32>,
-        /// Entries handled by earlier ioctls when the crate split a large array
+        /// Index, in the array passed, of the entry the driver refused (EIO on
+        /// SMMUv3; EINVAL or EOPNOTSUPP for VT-d and the mock). Entries before it
+        /// were handled; on ARM, see the crate docs on recovery: not all of them
+        /// may have been issued. `None` when no entry was refused: then nothing from
+        /// index `completed` on is known to have run.
+        refused: Option<u32>,
+        /// Entries that earlier ioctls handled when the crate split a large array
         /// ([`INVALIDATE_CHUNK`](crate::INVALIDATE_CHUNK) entries per call); 0 when
         /// the array went in one call.
         completed: u32,
@@ -183,8 +185,9 @@ impl Error {
     }
 
     /// For an `IOMMU_HWPT_INVALIDATE` whose driver refused one entry: that entry's
-    /// index in the array passed. `None` for any other error, and when the kernel
-    /// reported no progress count.
+    /// index in the array passed. `None` for any other error, including an
+    /// invalidation that failed as a whole (nothing was refused: report no
+    /// command error to the guest for it).
     ///
     /// Resubmitting means re-sending `entries[..k]`, never `entries[k + 1..]`: the
     /// driver may have converted some entries before `k` without issuing them (Linux
@@ -207,7 +210,7 @@ impl Error {
     pub fn refused_entry(&self) -> Option<usize> {
         match *self {
             Error::Invalidation {
-                handled: Some(k),
+                refused: Some(k),
                 requested,
                 ..
             } if k < requested => Some(k as usize),
@@ -284,6 +287,32 @@ impl<T> TransitionError<T> {
     /// The value the transition was called on, dropping the error.
     pub fn into_value(self) -> T {
         self.value
+    }
+}
+
+fn display_invalidation(
+    errno: &Errno,
+    refused: &Option<u32>,
+    completed: &u32,
+    requested: &u32,
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
+    let (errno, refused, completed, requested) = (*errno, *refused, *completed, *requested);
+    let op = Op::HwptInvalidate;
+    match refused {
+        Some(k) => write!(
+            f,
+            "{op}: the driver refused entry {k} of {requested}: {errno}"
+        ),
+        None if completed == 0 => write!(
+            f,
+            "{op} failed: {errno}; none of the {requested} entries is known to have run"
+        ),
+        None => write!(
+            f,
+            "{op} failed: {errno}; the first {completed} of {requested} entries ran, none \
+             after them is known to have"
+        ),
     }
 }
 

@@ -68,11 +68,31 @@ pub trait Destroyable: Copy + fmt::Display + sealed::Sealed {
     fn object_id(self) -> u32;
 }
 
-mod sealed {
-    pub trait Sealed {}
+pub(crate) mod sealed {
+    pub trait Sealed {
+        /// Whether a destroy refused with EBUSY may be retried later by id: not for
+        /// objects the kernel also removes on its own (a vDEVICE goes with its
+        /// device's unbind), whose id could by then name a new object.
+        const RETRY_WHEN_BUSY: bool = true;
+    }
+}
+
+impl sealed::Sealed for VdeviceId {
+    const RETRY_WHEN_BUSY: bool = false;
 }
 
 macro_rules! destroyable {
+    ($($name:ident),*) => {$(
+        impl Destroyable for $name {
+            fn object_id(self) -> u32 {
+                self.0
+            }
+        }
+    )*};
+}
+destroyable!(VdeviceId);
+
+macro_rules! destroyable_retried {
     ($($name:ident),*) => {$(
         impl sealed::Sealed for $name {}
         impl Destroyable for $name {
@@ -82,15 +102,7 @@ macro_rules! destroyable {
         }
     )*};
 }
-destroyable!(
-    IoasId,
-    HwptId,
-    ViommuId,
-    VdeviceId,
-    VeventqId,
-    HwQueueId,
-    FaultQueueId
-);
+destroyable_retried!(IoasId, HwptId, ViommuId, VeventqId, HwQueueId, FaultQueueId);
 
 /// What a page table can be allocated on, or a device attached to: an IOAS or a HWPT;
 /// nested HWPTs may also sit on a vIOMMU.

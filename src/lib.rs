@@ -48,7 +48,7 @@
 //! # A VM's vIOMMU, start to end
 //!
 //! ```no_run
-//! use iommufd::arch::{smmuv3, DefaultStage1, Smmuv3};
+//! use iommufd::arch::{smmuv3::Ste, DefaultStage1, Smmuv3};
 //! use iommufd::states::{DeviceState, GuestStage1, IoasReady};
 //! use iommufd::{Access, IommuFd, Iova, MapAt, VfioUnbound};
 //! use std::sync::Arc;
@@ -70,7 +70,7 @@
 //! // Phase 2: the VMM keeps the device in a DeviceState and applies what the guest
 //! // writes into its STE.
 //! let mut device = DeviceState::from(bound);
-//! let ste = smmuv3::s1_translate_vste(0x8000_0000);
+//! let ste = Ste::translate(0x8000_0000)?.to_hwpt_data(); // refuses what S1ContextPtr cannot hold
 //! device = match device.apply(GuestStage1::Translate(&ste)) {
 //!     Ok(nested) => nested,
 //!     // Refused (EIO for a bad vSTE field): the device is where it was; report
@@ -90,8 +90,18 @@
 //! Every fallible call returns [`Error`]: the operation ([`Op`]), the errno, and
 //! [`Error::kind`] for matching the cases the kernel documents ([`ErrorKind::Busy`]
 //! when destroying a referenced object, [`ErrorKind::UnknownTail`] for E2BIG, ...).
-//! A partial `IOMMU_HWPT_INVALIDATE` is [`Error::Invalidation`] with the count the
-//! kernel handled, when it reported one.
+//! A failed `IOMMU_HWPT_INVALIDATE` is [`Error::Invalidation`]: it names the entry
+//! the driver refused, if one was refused, and otherwise says that none of the call
+//! is known to have run ([`Error::refused_entry`] tells the two apart).
+//!
+//! # Teardown
+//!
+//! Dropping any handle, in any order, leaves nothing in the kernel: children hold
+//! their parents, the lifecycle states detach their device before destroying what
+//! it was attached to (whoever else keeps the device's fd open), a vIOMMU's HW
+//! queues are a chain, and a destroy the kernel refuses because something outside
+//! the crate's handles still holds the object (a device attached straight to an
+//! IOAS, say) is retried as soon as that goes ([`IommuFd::pending_destroys`]).
 //!
 //! # Seccomp
 //!

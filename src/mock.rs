@@ -137,6 +137,8 @@ impl Device for MockDevice {
         let p = IommuTestCmdMockDomainReplace { pt_id: pt.raw() };
         let mut cmd = test_cmd(IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, self.stdev_id, &p);
         run(self.iommufd.as_fd(), &mut cmd).op(Op::TestCmd)?;
+        // The HWPT the device left may have been waiting for it.
+        self.iommufd.retry_pending_destroys();
         Ok(HwptId::from_raw(
             read_payload::<IommuTestCmdMockDomainReplace>(&cmd).pt_id,
         ))
@@ -172,6 +174,8 @@ impl Drop for MockDevice {
         // Destroying the selftest device unbinds it; an error here could only mean the
         // iommufd is already gone, which destroyed it too.
         let _ = crate::ioctl::ioas::destroy(self.iommufd.as_fd(), self.stdev_id);
+        // What the device was attached to may have been waiting for it.
+        self.iommufd.retry_pending_destroys();
     }
 }
 
@@ -199,6 +203,18 @@ pub trait MockChecks {
     /// Issues raw bytes as the struct of `opcode` (only commands without user
     /// pointers), to drive the kernel's size checks (E2BIG for an unknown tail).
     fn raw_ioctl(&self, opcode: rustix::ioctl::Opcode, buf: &mut [u8]) -> Result<()>;
+    /// Issues `IOMMU_HWPT_INVALIDATE` on raw `target` without the crate's checks of
+    /// `data_type`, `entry_len` and `entry_num` (only that `data` holds
+    /// `entry_len * entry_num` bytes), to drive the kernel's own refusals. Returns
+    /// the result and the `entry_num` the kernel wrote back.
+    fn invalidate_unchecked(
+        &self,
+        target: u32,
+        data_type: u32,
+        data: &[u8],
+        entry_len: u32,
+        entry_num: u32,
+    ) -> (Result<()>, u32);
 }
 
 impl MockChecks for IommuFd {
@@ -258,5 +274,24 @@ impl MockChecks for IommuFd {
 
     fn raw_ioctl(&self, opcode: rustix::ioctl::Opcode, buf: &mut [u8]) -> Result<()> {
         crate::ioctl::mock::raw_no_pointers(self.as_fd(), opcode, buf).op(Op::TestCmd)
+    }
+
+    fn invalidate_unchecked(
+        &self,
+        target: u32,
+        data_type: u32,
+        data: &[u8],
+        entry_len: u32,
+        entry_num: u32,
+    ) -> (Result<()>, u32) {
+        let (result, written) = crate::ioctl::hwpt::hwpt_invalidate(
+            self.as_fd(),
+            target,
+            data_type,
+            data,
+            entry_len,
+            entry_num,
+        );
+        (result.op(Op::HwptInvalidate), written)
     }
 }

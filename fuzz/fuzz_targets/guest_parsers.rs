@@ -8,7 +8,7 @@
 #![no_main]
 
 use iommufd::arch::smmuv3::{CommandRules, Event, GuestCommand, SmmuCaps, Ste, classify};
-use iommufd::uapi::{IommuHwInfoArmSmmuv3, IommuVeventArmSmmuv3};
+use iommufd::uapi::{HwCapabilities, IommuHwInfoArmSmmuv3, IommuVeventArmSmmuv3};
 use libfuzzer_sys::fuzz_target;
 use zerocopy::{FromBytes, IntoBytes};
 
@@ -20,7 +20,8 @@ fuzz_target!(|data: &[u8]| {
     info.idr[1] = u32::from(selector >> 4) << 6;
     info.idr[3] = if selector & 2 != 0 { 1 << 10 } else { 0 };
     info.idr[5] = if selector & 4 != 0 { 1 << 7 } else { 0 };
-    let caps = SmmuCaps::decode(&info);
+    let capabilities = HwCapabilities::from_bits_retain(u64::from(selector >> 3 & 1) << 3);
+    let caps = SmmuCaps::decode(&info, capabilities);
     let rules = CommandRules::new(&caps);
 
     if let Ok(ste) = Ste::parse(rest) {
@@ -37,7 +38,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = Event::decode(&record);
     }
     if let Ok((info, _)) = IommuHwInfoArmSmmuv3::read_from_prefix(rest) {
-        let c = SmmuCaps::decode(&info);
+        let c = SmmuCaps::decode(&info, capabilities);
         let _ = c.mismatches(&caps);
     }
 });

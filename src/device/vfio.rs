@@ -8,6 +8,7 @@ use crate::iommufd::IommuFd;
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use std::path::Path;
+use std::sync::Arc;
 
 /// A VFIO device cdev not yet bound to an iommufd.
 #[derive(Debug)]
@@ -30,14 +31,14 @@ impl VfioUnbound {
 
     /// Binds the device to `iommufd` (`VFIO_DEVICE_BIND_IOMMUFD`). Until it is
     /// attached, the device can do no DMA. On failure the unbound device comes back.
-    pub fn bind(self, iommufd: &IommuFd) -> Result<VfioDevice, TransitionError<Self>> {
+    pub fn bind(self, iommufd: &Arc<IommuFd>) -> Result<VfioDevice, TransitionError<Self>> {
         self.bind_inner(iommufd, None)
     }
 
     /// [`bind`](Self::bind) with the VF token (a UUID) shared with the PF driver.
     pub fn bind_with_token(
         self,
-        iommufd: &IommuFd,
+        iommufd: &Arc<IommuFd>,
         token: &[u8; 16],
     ) -> Result<VfioDevice, TransitionError<Self>> {
         self.bind_inner(iommufd, Some(token))
@@ -45,7 +46,7 @@ impl VfioUnbound {
 
     fn bind_inner(
         self,
-        iommufd: &IommuFd,
+        iommufd: &Arc<IommuFd>,
         token: Option<&[u8; 16]>,
     ) -> Result<VfioDevice, TransitionError<Self>> {
         match ioctl::vfio::bind_iommufd(self.fd.as_fd(), iommufd.as_fd(), token)
@@ -54,6 +55,7 @@ impl VfioUnbound {
             Ok(id) => Ok(VfioDevice {
                 fd: self.fd,
                 dev_id: DevId::from_raw(id),
+                iommufd: RetryOnDrop(Arc::clone(iommufd)),
             }),
             Err(e) => Err(TransitionError::new(self, e)),
         }
@@ -68,12 +70,34 @@ impl AsFd for VfioUnbound {
 
 /// A VFIO device cdev bound to an iommufd. Dropping it closes the fd, which unbinds
 /// the device (the kernel detaches it first), unless a duplicate of the fd (made for
-/// region or interrupt access, say) is still open: close those first, or the device
-/// stays attached and keeps its HWPTs busy.
+/// region or interrupt access, or kept by management software) is still open: then
+/// the device stays bound. The lifecycle states detach a device before they destroy
+/// what it was attached to, so its HWPTs go either way.
 #[derive(Debug)]
 pub struct VfioDevice {
+    // Field order is teardown order: the fd closes (unbinding the device) before the
+    // iommufd retries the destroys the device held busy.
     fd: OwnedFd,
     dev_id: DevId,
+    iommufd: RetryOnDrop,
+}
+
+/// The device's iommufd, kept to retry the destroys the device held busy once it is
+/// closed.
+#[derive(Debug)]
+struct RetryOnDrop(Arc<IommuFd>);
+
+impl Drop for RetryOnDrop {
+    fn drop(&mut self) {
+        self.0.retry_pending_destroys();
+    }
+}
+
+impl VfioDevice {
+    /// The iommufd the device is bound to.
+    pub fn iommufd(&self) -> &Arc<IommuFd> {
+        &self.iommufd.0
+    }
 }
 
 impl AsFd for VfioDevice {
@@ -90,13 +114,17 @@ impl Device for VfioDevice {
     }
 
     fn attach(&self, pt: PtId) -> Result<HwptId> {
-        ioctl::vfio::attach_pt(self.fd.as_fd(), pt.raw(), None)
-            .op(Op::VfioDeviceAttachIommufdPt)
-            .map(HwptId::from_raw)
+        let hwpt = ioctl::vfio::attach_pt(self.fd.as_fd(), pt.raw(), None)
+            .op(Op::VfioDeviceAttachIommufdPt)?;
+        // The HWPT the device left may have been waiting for it.
+        self.iommufd().retry_pending_destroys();
+        Ok(HwptId::from_raw(hwpt))
     }
 
     fn detach(&self) -> Result<()> {
-        ioctl::vfio::detach_pt(self.fd.as_fd(), None).op(Op::VfioDeviceDetachIommufdPt)
+        ioctl::vfio::detach_pt(self.fd.as_fd(), None).op(Op::VfioDeviceDetachIommufdPt)?;
+        self.iommufd().retry_pending_destroys();
+        Ok(())
     }
 
     fn attach_pasid(&self, pasid: u32, pt: PtId) -> Result<HwptId> {

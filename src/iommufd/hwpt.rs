@@ -61,24 +61,28 @@ impl<'a> HwptAlloc<'a> {
     }
 
     /// Makes it a nest parent: nested HWPTs and vIOMMUs can sit on it.
+    #[must_use]
     pub fn nest_parent(mut self) -> Self {
         self.flags |= HwptAllocFlags::NEST_PARENT;
         self
     }
 
     /// Asks for dirty tracking support.
+    #[must_use]
     pub fn dirty_tracking(mut self) -> Self {
         self.flags |= HwptAllocFlags::DIRTY_TRACKING;
         self
     }
 
     /// Makes it attachable to PASIDs.
+    #[must_use]
     pub fn pasid(mut self) -> Self {
         self.flags |= HwptAllocFlags::PASID;
         self
     }
 
     /// Reports its I/O page faults to `queue`.
+    #[must_use]
     pub fn fault_queue(mut self, queue: FaultQueueId) -> Self {
         self.flags |= HwptAllocFlags::FAULT_ID_VALID;
         self.fault = Some(queue);
@@ -211,13 +215,15 @@ impl IommuFd {
 
     /// Sends `entries` to the driver's cache invalidation in one ioctl (one per
     /// [`INVALIDATE_CHUNK`] entries for larger arrays), without copying or
-    /// allocating. On failure, [`Error::Invalidation`] says how far the kernel got.
+    /// allocating. On failure, [`Error::Invalidation`] names the entry the driver
+    /// refused, or says that none of the call is known to have run; the kernel's
+    /// bounds are checked first (see [`invalidate_raw`](Self::invalidate_raw)).
     ///
     /// # ARM SMMUv3: recovering from a refused command
     ///
     /// Linux 7.3's SMMUv3 driver converts commands in blocks of 63 and issues each
     /// block with its own sync. When command `k` is illegal it answers EIO with
-    /// `handled = Some(k)`, but the legal commands converted since the last issued
+    /// `refused = Some(k)`, but the legal commands converted since the last issued
     /// block were never sent. Invalidations are idempotent, so the safe recovery,
     /// whatever the kernel version, re-sends every command before `k`; the ones
     /// after `k` wait for the guest (a real SMMU halts its queue at CERROR_ILL).
@@ -238,8 +244,14 @@ impl IommuFd {
     }
 
     /// [`invalidate`](Self::invalidate) for raw entries: `count` entries of
-    /// `entry_len` bytes each from `data` (for drivers the crate has no type for, and
-    /// for testing the kernel's checks of `entry_len`).
+    /// `entry_len` bytes each from `data`, for testing the kernel's handling of
+    /// `entry_len` and for entry layouts the crate has no type for.
+    ///
+    /// Refused before the syscall, naming the field, as the kernel would refuse it:
+    /// `entry_len` outside `1..=PAGE_SIZE` (with entries), more than
+    /// [`INVALIDATE_MAX_ENTRIES`] entries, a `data_type` that no driver takes on this
+    /// kind of target (VT-d's or the mock's on a HWPT; SMMUv3's or the mock's on a
+    /// vIOMMU), `data` shorter than `entry_len * count`.
     pub fn invalidate_raw(
         &self,
         target: impl Into<InvalidateTarget>,
@@ -249,13 +261,27 @@ impl IommuFd {
         count: usize,
     ) -> Result<()> {
         let op = Op::HwptInvalidate;
-        let Ok(requested) = u32::try_from(count) else {
-            return Err(Error::invalid(op, "entries", "more than u32::MAX entries"));
+        let target = target.into();
+        let Some(refusals) = Refusals::of(target, data_type) else {
+            return Err(Error::invalid(
+                op,
+                "data_type",
+                "no driver takes this invalidation data type on this kind of target",
+            ));
         };
+        let requested = match u32::try_from(count) {
+            Ok(n) if n <= INVALIDATE_MAX_ENTRIES => n,
+            _ => return Err(Error::invalid(op, "entry_num", "more than 2^19 entries")),
+        };
+        // Every page is at least 4 KiB: only a longer entry needs the page size.
+        let too_long = entry_len > 4096 && entry_len as usize > rustix::param::page_size();
+        if requested > 0 && (entry_len == 0 || too_long) {
+            return Err(Error::invalid(op, "entry_len", "not in 1..=PAGE_SIZE"));
+        }
         if (data.len() as u64) < u64::from(entry_len) * u64::from(requested) {
             return Err(Error::invalid(op, "data", "shorter than entry_len * count"));
         }
-        let target = target.into().raw();
+        let target = target.raw();
         let chunk = INVALIDATE_CHUNK as u32;
         let mut done = 0u32;
         // One call even for an empty array: the driver decides what that means.
@@ -271,10 +297,12 @@ impl IommuFd {
                 num,
             );
             if let Err(errno) = result {
+                let refused = self
+                    .refused_entry(refusals, target, data_type, errno, written, num)
+                    .map(|k| done + k);
                 return Err(Error::Invalidation {
                     errno,
-                    // A count the kernel left at what we passed is no progress count.
-                    handled: (written < num).then_some(done + written),
+                    refused,
                     completed: done,
                     requested,
                 });
@@ -283,6 +311,78 @@ impl IommuFd {
             if done >= requested {
                 return Ok(());
             }
+        }
+    }
+
+    /// Which entry of a failed call of `num` entries the driver refused, if it
+    /// refused one. The 7.3 core fails before any driver sees an entry (object gone,
+    /// wrong kind, arguments out of bounds) with `entry_num` written back as 0; the
+    /// drivers write back the index of the entry they stop at, or leave the count
+    /// passed in when they fail before looking (ENOMEM). Only the errnos a driver
+    /// uses for an entry it refuses count, and where those overlap the core's own
+    /// (EINVAL, EOPNOTSUPP) at index 0, an empty call to the same target tells the
+    /// two apart: it succeeds exactly when the target and data type are good.
+    #[cold]
+    #[inline(never)]
+    fn refused_entry(
+        &self,
+        refusals: Refusals,
+        target: u32,
+        data_type: u32,
+        errno: rustix::io::Errno,
+        written: u32,
+        num: u32,
+    ) -> Option<u32> {
+        if written >= num || !refusals.errnos().contains(&errno) {
+            return None;
+        }
+        if written > 0 || refusals == Refusals::DriverOnly {
+            return Some(written);
+        }
+        let (probe, _) = ioctl::hwpt::hwpt_invalidate(self.as_fd(), target, data_type, &[], 0, 0);
+        probe.is_ok().then_some(0)
+    }
+}
+
+/// The most entries one `IOMMU_HWPT_INVALIDATE` may carry (the kernel's bound; the
+/// crate splits what it sends into [`INVALIDATE_CHUNK`]s).
+pub const INVALIDATE_MAX_ENTRIES: u32 = 1 << 19;
+
+/// How the driver behind an invalidation data type refuses an entry (Linux 7.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Refusals {
+    /// SMMUv3 (`arm_vsmmu_cache_invalidate`, also Tegra241's): EIO, which the core
+    /// never returns.
+    DriverOnly,
+    /// VT-d (`intel_nested_cache_invalidate_user`) and the mock: EINVAL or
+    /// EOPNOTSUPP, which the core also returns before any entry is looked at.
+    SharedWithCore,
+}
+
+impl Refusals {
+    fn of(target: InvalidateTarget, data_type: u32) -> Option<Self> {
+        use crate::uapi::{
+            IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
+        };
+        match (target, data_type) {
+            (InvalidateTarget::Viommu(_), IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3) => {
+                Some(Self::DriverOnly)
+            }
+            (InvalidateTarget::Hwpt(_), IOMMU_HWPT_INVALIDATE_DATA_VTD_S1) => {
+                Some(Self::SharedWithCore)
+            }
+            // The kernel's mock (CONFIG_IOMMUFD_TEST), one type for both targets.
+            #[cfg(feature = "mock")]
+            (_, crate::uapi::IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST) => Some(Self::SharedWithCore),
+            _ => None,
+        }
+    }
+
+    fn errnos(self) -> &'static [rustix::io::Errno] {
+        use rustix::io::Errno;
+        match self {
+            Self::DriverOnly => &[Errno::IO],
+            Self::SharedWithCore => &[Errno::INVAL, Errno::OPNOTSUPP],
         }
     }
 }

@@ -5,11 +5,12 @@
 //! [`IommuFd::destroy`] or until the fd closes; the typestate layer builds on it and
 //! owns its objects.
 
+mod deferred;
 mod hwpt;
 pub(crate) mod ioas;
 mod viommu;
 
-pub use hwpt::{HwInfo, HwptAlloc, INVALIDATE_CHUNK};
+pub use hwpt::{HwInfo, HwptAlloc, INVALIDATE_CHUNK, INVALIDATE_MAX_ENTRIES};
 pub use ioas::{Access, IovaRanges, MapAt, RlimitMode};
 pub use viommu::{FaultQueue, Veventq};
 
@@ -30,6 +31,7 @@ pub const DEV_IOMMU: &str = "/dev/iommu";
 #[derive(Debug)]
 pub struct IommuFd {
     fd: OwnedFd,
+    deferred: deferred::Deferred,
 }
 
 impl IommuFd {
@@ -42,7 +44,7 @@ impl IommuFd {
     pub fn open_path(path: impl AsRef<Path>) -> Result<Self> {
         let fd = rustix::fs::open(path.as_ref(), OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())
             .op(Op::Open)?;
-        Ok(Self { fd })
+        Ok(Self::from_fd(fd))
     }
 
     /// Takes an iommufd that management software (libvirt, for one) opened and handed
@@ -50,7 +52,10 @@ impl IommuFd {
     /// [`ErrorKind::NotSupported`](crate::ErrorKind::NotSupported) (ENOTTY) if it is no
     /// iommufd.
     pub fn from_fd(fd: OwnedFd) -> Self {
-        Self { fd }
+        Self {
+            fd,
+            deferred: deferred::Deferred::default(),
+        }
     }
 
     /// Destroys an object. Fails with [`ErrorKind::Busy`](crate::ErrorKind::Busy) while
@@ -58,6 +63,38 @@ impl IommuFd {
     /// HWPTs and vIOMMUs; a vIOMMU its nested HWPTs, vDEVICEs, vEVENTQs and HW queues.
     pub fn destroy(&self, id: impl Destroyable) -> Result<()> {
         ioctl::ioas::destroy(self.fd.as_fd(), id.object_id()).op(Op::Destroy)
+    }
+
+    /// Destroys an object the crate owns and is letting go of. If the kernel
+    /// refuses because something outside the crate's handles still holds it (EBUSY:
+    /// a device attached to it directly, a HWPT still attached through a device fd
+    /// someone else keeps open), the destroy is retried whenever a crate object is
+    /// destroyed or a crate device detaches, closes or moves; until then the object
+    /// lives, as the kernel requires.
+    pub(crate) fn destroy_or_defer<I: Destroyable>(&self, id: I) {
+        match ioctl::ioas::destroy(self.fd.as_fd(), id.object_id()) {
+            Ok(()) => self.retry_pending_destroys(),
+            Err(rustix::io::Errno::BUSY) if I::RETRY_WHEN_BUSY => {
+                self.deferred.push(id.object_id())
+            }
+            // ENOENT: already gone. Anything else would be a crate bug; Drop cannot
+            // report it and must not panic.
+            Err(_) => {}
+        }
+    }
+
+    /// Retries the destroys the kernel refused earlier (see
+    /// [`pending_destroys`](Self::pending_destroys)). The crate calls it after every
+    /// destroy, detach and attach it makes; call it after releasing what held an
+    /// object through means the crate cannot see (closing a duplicated device fd).
+    pub fn retry_pending_destroys(&self) {
+        self.deferred.retry(self.fd.as_fd());
+    }
+
+    /// How many objects the crate let go of that the kernel still holds busy, to be
+    /// destroyed as soon as what holds them goes (0 once everything is torn down).
+    pub fn pending_destroys(&self) -> usize {
+        self.deferred.len()
     }
 
     /// Moves the pinned-page accounting of every mapping of this iommufd to the

@@ -28,8 +28,11 @@ impl Veventq {
     }
 
     /// Reads as many whole events (each a `struct iommufd_vevent_header` and the
-    /// type's record) as fit into `buf`. Returns the bytes read; 0 when the queue is
-    /// empty.
+    /// type's record; a lost-events marker is a header alone) as fit into `buf`.
+    /// Returns the bytes read; 0 when the queue is empty. The kernel refuses (EINVAL)
+    /// a `buf` shorter than a header, even on an empty queue, and one too short for
+    /// the first queued record; the size rules in full are on
+    /// [`EventQueue::read`](crate::states::EventQueue::read).
     pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
         rustix::io::read(&self.fd, buf).op(Op::QueueRead)
     }

@@ -9,12 +9,15 @@ use crate::error::Result;
 use crate::ids::{HwptId, PtId, VdeviceId};
 use crate::iommufd::HwptAlloc;
 
-/// Field order is teardown order, with no `Drop` of its own: the device goes first
-/// (closing a VFIO cdev, or destroying a mock device, detaches and unbinds it), so
-/// its stage-1 HWPT is no longer attached when it is destroyed; then the vDEVICE;
-/// then this device's hold on the vIOMMU.
+/// Teardown undoes the attachment the binding made, whoever owns the device's fd:
+/// `Drop` detaches the device first (closing a VFIO cdev would not unbind it while
+/// management software keeps a duplicate of the fd), then the fields go in order:
+/// the device, its stage-1 HWPT (attached to nothing now), the vDEVICE, and this
+/// device's hold on the vIOMMU.
 pub(super) struct Binding<F: Family, D: Device> {
-    pub(super) dev: D,
+    /// `Some` from construction until [`into_device`](Self::into_device), which
+    /// consumes the binding.
+    dev: Option<D>,
     pub(super) stage1: Option<KernelObject<HwptId>>,
     pub(super) vdevice: KernelObject<VdeviceId>,
     pub(super) virt_id: u64,
@@ -22,6 +25,36 @@ pub(super) struct Binding<F: Family, D: Device> {
 }
 
 impl<F: Family, D: Device> Binding<F, D> {
+    pub(super) fn new(
+        dev: D,
+        vdevice: KernelObject<VdeviceId>,
+        virt_id: u64,
+        viommu: VIommuAllocated<F>,
+    ) -> Self {
+        Self {
+            dev: Some(dev),
+            stage1: None,
+            vdevice,
+            virt_id,
+            viommu,
+        }
+    }
+
+    pub(super) fn dev(&self) -> &D {
+        match &self.dev {
+            Some(dev) => dev,
+            None => unreachable!("only into_device takes the device, and it consumes the binding"),
+        }
+    }
+
+    /// The device, leaving it attached where it is; the rest of the binding goes.
+    pub(super) fn into_device(mut self) -> D {
+        match self.dev.take() {
+            Some(dev) => dev,
+            None => unreachable!("only into_device takes the device, and it consumes the binding"),
+        }
+    }
+
     /// Allocates a nested HWPT for `config` on the vIOMMU and attaches the device to
     /// it by replace. On failure nothing changed: the device is where it was and the
     /// new HWPT is destroyed. On success returns the HWPT the device left, if it was
@@ -30,9 +63,9 @@ impl<F: Family, D: Device> Binding<F, D> {
         &mut self,
         config: &F::Stage1,
     ) -> Result<Option<KernelObject<HwptId>>> {
-        let request = HwptAlloc::nested(self.dev.dev_id(), self.viommu.id(), config);
+        let request = HwptAlloc::nested(self.dev().dev_id(), self.viommu.id(), config);
         let hwpt = KernelObject::make(self.viommu.iommufd(), |fd| fd.alloc_hwpt(&request))?;
-        self.dev.attach(PtId::Hwpt(hwpt.id()))?; // `hwpt` is destroyed on this error
+        self.dev().attach(PtId::Hwpt(hwpt.id()))?; // `hwpt` is destroyed on this error
         Ok(self.stage1.replace(hwpt))
     }
 
@@ -42,8 +75,19 @@ impl<F: Family, D: Device> Binding<F, D> {
         &mut self,
         hwpt: HwptId,
     ) -> Result<Option<KernelObject<HwptId>>> {
-        self.dev.attach(PtId::Hwpt(hwpt))?;
+        self.dev().attach(PtId::Hwpt(hwpt))?;
         Ok(self.stage1.take())
+    }
+}
+
+impl<F: Family, D: Device> Drop for Binding<F, D> {
+    fn drop(&mut self) {
+        if let Some(dev) = &self.dev {
+            // Fails for devices that cannot detach (the mock's, which go when
+            // destroyed) or are not attached; either way nothing of this binding's
+            // stays attached once the device goes.
+            let _ = dev.detach();
+        }
     }
 }
 

@@ -44,8 +44,22 @@ impl<F: Family> EventQueue<F> {
     }
 
     /// Reads as many whole events as fit into `buf` and returns a decoder over them
-    /// (empty when the queue is). A `buf` smaller than one event is refused by the
-    /// kernel (EINVAL).
+    /// (empty when the queue is). Events are never split: the read stops before the
+    /// first one that does not fit, which stays queued for the next read.
+    ///
+    /// `buf` goes to the kernel unchecked, so its size rules are the kernel's (Linux
+    /// 7.3, `iommufd_veventq_fops_read`); a refusal is
+    /// [`ErrorKind::InvalidArgument`](crate::ErrorKind::InvalidArgument) (EINVAL):
+    /// - shorter than a header (`size_of::<IommufdVeventHeader>()`, 8 bytes):
+    ///   refused, even when the queue is empty;
+    /// - at least a header and the queue empty: no events;
+    /// - the next queued item is a record that does not fit whole: refused when it
+    ///   would be the first of this read, else the read ends before it;
+    /// - a lost-events marker ([`Event::Lost`]) is a header alone: 8 bytes take it.
+    ///
+    /// A `buf` of at least a header and one `F::Vevent` is never refused for its
+    /// size. The crate does not check the size itself: the kernel answers in one
+    /// syscall, and a pre-check could only repeat its rules or refuse reads it takes.
     pub fn read<'a>(&self, buf: &'a mut [u8]) -> Result<Events<'a, F>> {
         let n = rustix::io::read(&self.fd, &mut *buf)
             .map_err(|e| crate::Error::kernel(crate::Op::QueueRead, e))?;
@@ -81,6 +95,16 @@ pub enum Event<R> {
 pub struct Events<'a, F: Family> {
     bytes: &'a [u8],
     family: core::marker::PhantomData<F>,
+}
+
+// By hand: a derive would require `F: Debug` (F is only a marker here).
+impl<F: Family> core::fmt::Debug for Events<'_, F> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Events")
+            .field("family", &F::NAME)
+            .field("undecoded_bytes", &self.bytes.len())
+            .finish()
+    }
 }
 
 impl<'a, F: Family> Events<'a, F> {

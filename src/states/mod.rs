@@ -26,7 +26,7 @@
 //! # Phase 1 and Phase 2
 //!
 //! ```no_run
-//! use iommufd::arch::{smmuv3, Smmuv3};
+//! use iommufd::arch::{smmuv3::Ste, Smmuv3};
 //! use iommufd::states::IoasReady;
 //! use iommufd::{Access, IommuFd, Iova, MapAt, VfioUnbound};
 //! use std::sync::Arc;
@@ -43,7 +43,7 @@
 //! let bound = viommu.bind(dev, 0x42).map_err(|e| e.into_parts().1)?; // guest SID 0x42, bypass
 //!
 //! // Phase 2, trapped from the guest: it wrote an STE enabling stage 1.
-//! let ste = smmuv3::s1_translate_vste(0x8000_0000);
+//! let ste = Ste::translate(0x8000_0000)?.to_hwpt_data();
 //! let nested = match bound.install(&ste) {
 //!     Ok(nested) => nested,
 //!     Err(e) => {

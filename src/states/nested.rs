@@ -32,7 +32,7 @@ impl<F: Family, D: Device + core::fmt::Debug> core::fmt::Debug for Nested<F, D> 
 impl<F: Family, D: Device> Nested<F, D> {
     /// The device.
     pub fn device(&self) -> &D {
-        &self.binding.dev
+        self.binding.dev()
     }
 
     /// The vDEVICE's kernel id.

@@ -6,9 +6,9 @@ use crate::iommufd::IommuFd;
 use std::sync::Arc;
 
 /// An object the crate made and must destroy. Its iommufd stays open while it lives.
-/// Dropping it destroys it; an error then can only mean the kernel already destroyed
-/// it (ENOENT) or a bug in the parent/child ordering, and is ignored rather than
-/// panicking.
+/// Dropping it destroys it; if the kernel answers EBUSY (something outside the
+/// crate's handles holds it), the destroy is retried as soon as that may have gone
+/// (see [`IommuFd::pending_destroys`]). Nothing here panics.
 #[derive(Debug)]
 pub(crate) struct KernelObject<I: Destroyable> {
     fd: Arc<IommuFd>,
@@ -50,9 +50,22 @@ impl<I: Destroyable> KernelObject<I> {
     /// Destroys the object now, reporting the kernel's answer; on failure the object
     /// comes back, still owned.
     pub(crate) fn destroy(mut self) -> core::result::Result<(), (Self, Error)> {
+        match self.destroy_in_place() {
+            Ok(()) => Ok(()),
+            Err(e) => Err((self, e)),
+        }
+    }
+
+    /// [`destroy`](Self::destroy) for an object inside a struct: on success it is
+    /// marked gone (its drop does nothing), on failure it is still owned.
+    pub(crate) fn destroy_in_place(&mut self) -> Result<()> {
+        if !self.live {
+            return Ok(());
+        }
         match self.fd.destroy(self.id) {
             Ok(()) => {
                 self.live = false;
+                self.fd.retry_pending_destroys();
                 Ok(())
             }
             // Already gone (a vDEVICE goes with its device's unbind): nothing to do.
@@ -60,7 +73,7 @@ impl<I: Destroyable> KernelObject<I> {
                 self.live = false;
                 Ok(())
             }
-            Err(e) => Err((self, e)),
+            Err(e) => Err(e),
         }
     }
 }
@@ -68,7 +81,7 @@ impl<I: Destroyable> KernelObject<I> {
 impl<I: Destroyable> Drop for KernelObject<I> {
     fn drop(&mut self) {
         if self.live {
-            let _ = self.fd.destroy(self.id);
+            self.fd.destroy_or_defer(self.id);
         }
     }
 }

@@ -40,20 +40,14 @@ impl<F: Family, D: Device> VDeviceBound<F, D> {
         virt_id: u64,
     ) -> Self {
         Self {
-            binding: Binding {
-                dev,
-                stage1: None,
-                vdevice,
-                virt_id,
-                viommu,
-            },
+            binding: Binding::new(dev, vdevice, virt_id, viommu),
             at: F::INITIAL,
         }
     }
 
     /// The device.
     pub fn device(&self) -> &D {
-        &self.binding.dev
+        self.binding.dev()
     }
 
     /// The vDEVICE's kernel id.
@@ -108,22 +102,13 @@ impl<F: Family, D: Device> VDeviceBound<F, D> {
     /// vIOMMU), destroys its vDEVICE and gives the device back.
     pub fn unbind(self) -> Result<D, TransitionError<Self>> {
         let s2 = self.binding.viommu.s2().id();
-        if let Err(e) = self.binding.dev.attach(PtId::Hwpt(s2)) {
+        if let Err(e) = self.binding.dev().attach(PtId::Hwpt(s2)) {
             return Err(TransitionError::new(self, e));
         }
-        let Binding {
-            dev,
-            stage1,
-            vdevice,
-            viommu,
-            ..
-        } = self.binding;
-        drop(stage1);
-        // Not attached to anything of the vIOMMU any more: destroying the vDEVICE
-        // cannot be refused, and dropping it would destroy it anyway.
-        let _ = vdevice.destroy();
-        drop(viommu);
-        Ok(dev)
+        // Not attached to anything of the vIOMMU any more: the vDEVICE and any
+        // stage-1 HWPT go with the rest of the binding; the device stays on the
+        // stage 2.
+        Ok(self.binding.into_device())
     }
 }
 

@@ -7,7 +7,7 @@ use super::{S2Allocated, VDeviceBound, sealed};
 use crate::arch::{DefaultStage1, Family};
 use crate::device::Device;
 use crate::error::{Error, Result, TransitionError};
-use crate::ids::{HwptId, PtId, ViommuId};
+use crate::ids::{DevId, HwptId, PtId, ViommuId};
 use crate::iommufd::{HwInfo, HwptAlloc, IommuFd};
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -27,6 +27,9 @@ pub struct VIommuAllocated<F: Family> {
 struct ViommuInner<F: Family> {
     defaults: [Option<KernelObject<HwptId>>; 2],
     viommu: KernelObject<ViommuId>,
+    /// The device the vIOMMU and its defaults were allocated for, to make the
+    /// defaults again if a `try_destroy` fails after destroying them.
+    dev_id: DevId,
     data: F::ViommuData,
     s2: S2Allocated,
     family: PhantomData<F>,
@@ -68,16 +71,13 @@ impl<F: Family> VIommuAllocated<F> {
         // Each default made so far is destroyed by `?` if a later one fails.
         let mut defaults = [None, None];
         for kind in DefaultStage1::ALL {
-            if let Some(config) = F::default_stage1(kind) {
-                let request = HwptAlloc::nested(dev.dev_id(), viommu.id(), &config);
-                defaults[kind.index()] =
-                    Some(KernelObject::make(fd, |fd| fd.alloc_hwpt(&request))?);
-            }
+            defaults[kind.index()] = make_default::<F>(fd, dev.dev_id(), viommu.id(), kind)?;
         }
         Ok(Self {
             inner: Arc::new(ViommuInner {
                 defaults,
                 viommu,
+                dev_id: dev.dev_id(),
                 data,
                 s2: s2.clone(),
                 family: PhantomData,
@@ -149,10 +149,11 @@ impl<F: Family> VIommuAllocated<F> {
     }
 
     /// Hands the guest queue at guest physical `ipa` (`length` bytes, mapped in the
-    /// stage 2) to the hardware as queue `index` (from 0 up). Only for families with
-    /// HW queues (Tegra241 CMDQV, the mock).
-    pub fn alloc_hw_queue(&self, index: u32, ipa: u64, length: u64) -> Result<super::HwQueue<F>> {
-        super::HwQueue::new(self, index, ipa, length)
+    /// stage 2) to the hardware as the vIOMMU's queue 0; make the next ones with
+    /// [`HwQueue::alloc_next`](super::HwQueue::alloc_next). Only for families with HW
+    /// queues (Tegra241 CMDQV, the mock).
+    pub fn alloc_hw_queue(&self, ipa: u64, length: u64) -> Result<super::HwQueue<F>> {
+        super::HwQueue::first(self, ipa, length)
     }
 
     /// Reads `dev`'s IOMMU information in the family's format, to check that the
@@ -162,11 +163,14 @@ impl<F: Family> VIommuAllocated<F> {
     }
 
     /// Destroys the vIOMMU and its defaults now and reports the kernel's answer.
-    /// Fails, giving the handle back, while other handles or devices share it (or
-    /// while an event queue or HW queue made outside this crate holds the vIOMMU; the
-    /// handle then has no defaults left).
+    /// All or nothing: fails, giving the handle back with its defaults, while other
+    /// handles or devices share it, or while something made outside this crate (a
+    /// vEVENTQ, a HW queue, a nested HWPT from [`IommuFd`]) holds the vIOMMU. The
+    /// defaults must go before the kernel can destroy the vIOMMU, so on that failure
+    /// they are made again: same configurations, new ids (no device can be on them,
+    /// as no [`VDeviceBound`] shares the handle).
     pub fn try_destroy(self) -> Result<(), TransitionError<Self>> {
-        let inner = match Arc::try_unwrap(self.inner) {
+        let mut inner = match Arc::try_unwrap(self.inner) {
             Ok(inner) => inner,
             Err(inner) => {
                 return Err(TransitionError::new(
@@ -175,47 +179,60 @@ impl<F: Family> VIommuAllocated<F> {
                 ));
             }
         };
-        let ViommuInner {
-            mut defaults,
-            viommu,
-            data,
-            s2,
-            family,
-        } = inner;
-        for slot in defaults.iter_mut() {
+        let mut failure = None;
+        for slot in inner.defaults.iter_mut() {
             if let Some(hwpt) = slot.take() {
                 if let Err((hwpt, e)) = hwpt.destroy() {
                     *slot = Some(hwpt);
-                    let inner = ViommuInner {
-                        defaults,
-                        viommu,
-                        data,
-                        s2,
-                        family,
-                    };
-                    return Err(TransitionError::new(
-                        Self {
-                            inner: Arc::new(inner),
-                        },
-                        e,
-                    ));
+                    failure = Some(e);
+                    break;
                 }
             }
         }
-        viommu.destroy().map_err(|(viommu, e)| {
-            let inner = ViommuInner {
-                defaults,
-                viommu,
-                data,
-                s2,
-                family,
-            };
-            TransitionError::new(
-                Self {
-                    inner: Arc::new(inner),
-                },
-                e,
-            )
-        })
+        let error = match failure {
+            Some(e) => e,
+            None => match inner.viommu.destroy_in_place() {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            },
+        };
+        inner.remake_defaults();
+        Err(TransitionError::new(
+            Self {
+                inner: Arc::new(inner),
+            },
+            error,
+        ))
     }
+}
+
+impl<F: Family> ViommuInner<F> {
+    /// Makes again the defaults a failed `try_destroy` destroyed. A default the
+    /// kernel cannot make again (out of memory) stays missing: `bind` and
+    /// `switch_default` to it then fail with a typed error.
+    fn remake_defaults(&mut self) {
+        for kind in DefaultStage1::ALL {
+            let slot = &mut self.defaults[kind.index()];
+            if slot.is_none() {
+                let fd = self.viommu.fd();
+                *slot = make_default::<F>(fd, self.dev_id, self.viommu.id(), kind)
+                    .ok()
+                    .flatten();
+            }
+        }
+    }
+}
+
+/// The default stage-1 HWPT `kind` of `viommu`, if the family has one.
+fn make_default<F: Family>(
+    fd: &Arc<IommuFd>,
+    dev_id: DevId,
+    viommu: ViommuId,
+    kind: DefaultStage1,
+) -> Result<Option<KernelObject<HwptId>>> {
+    let Some(config) = F::default_stage1(kind) else {
+        return Ok(None);
+    };
+    let request = HwptAlloc::nested(dev_id, viommu, &config);
+    KernelObject::make(fd, |fd| fd.alloc_hwpt(&request)).map(Some)
 }

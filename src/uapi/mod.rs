@@ -12,12 +12,21 @@ pub mod layout;
 
 mod constants;
 mod flags;
+// The modules of `wire_struct!`s: that macro derives Debug on every struct, but
+// zerocopy's KnownLayout derive, expanded inside a macro, adds public doc-hidden
+// helper types without Debug that the lint then flags (google/zerocopy#3567).
+#[allow(missing_debug_implementations)]
 mod hwpt;
+#[allow(missing_debug_implementations)]
 mod ioas;
 #[cfg(feature = "mock")]
+#[allow(missing_debug_implementations)]
 mod selftest;
+#[allow(missing_debug_implementations)]
 mod vendor;
+#[allow(missing_debug_implementations)]
 mod vfio;
+#[allow(missing_debug_implementations)]
 mod viommu;
 
 pub use constants::*;

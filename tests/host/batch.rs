@@ -7,7 +7,7 @@ use crate::alloc_count::allocations;
 use iommufd::arch::Smmuv3;
 use iommufd::arch::smmuv3::{CommandError, CommandRules, SmmuCaps, StreamSpan, command as cmd};
 use iommufd::batch::{BatchError, Drain, InvalidationBatch, Step};
-use iommufd::uapi::{IommuHwInfoArmSmmuv3, IommuViommuArmSmmuv3Invalidate};
+use iommufd::uapi::{HwCapabilities, IommuHwInfoArmSmmuv3, IommuViommuArmSmmuv3Invalidate};
 use iommufd::{Error, IommuFd, ViommuId};
 use proptest::prelude::*;
 use rustix::io::Errno;
@@ -18,11 +18,14 @@ fn null() -> IommuFd {
 }
 
 fn qemu_rules() -> CommandRules {
-    CommandRules::new(&SmmuCaps::decode(&IommuHwInfoArmSmmuv3 {
-        idr: [0x0d44_101b, 0x0273_0010, 0, 0x1414, 0, 0x74],
-        aidr: 1,
-        ..Default::default()
-    }))
+    CommandRules::new(&SmmuCaps::decode(
+        &IommuHwInfoArmSmmuv3 {
+            idr: [0x0d44_101b, 0x0273_0010, 0, 0x1414, 0, 0x74],
+            aidr: 1,
+            ..Default::default()
+        },
+        HwCapabilities::empty(),
+    ))
 }
 
 fn raw(c: IommuViommuArmSmmuv3Invalidate) -> [u8; 16] {
@@ -42,10 +45,10 @@ fn reached_the_kernel(e: BatchError, first: u32, n: u32) {
         BatchError::Failed {
             first_guest_index,
             count,
-            error: Error::Invalidation { errno, handled, .. },
+            error: Error::Invalidation { errno, refused, .. },
         } => {
             assert_eq!((first_guest_index, count), (first, n));
-            assert_eq!((errno, handled), (Errno::NOTTY, None));
+            assert_eq!((errno, refused), (Errno::NOTTY, None));
         }
         other => panic!("expected the flush's ioctl to fail, got {other:?}"),
     }

@@ -40,7 +40,7 @@ fn errno_kinds_cover_the_documented_cases() {
     for (errno, kind) in cases {
         let e = Error::Invalidation {
             errno,
-            handled: Some(1),
+            refused: Some(1),
             completed: 0,
             requested: 2,
         };
@@ -53,29 +53,36 @@ fn errno_kinds_cover_the_documented_cases() {
 fn invalidation_errors_say_how_far_the_kernel_got() {
     let partial = Error::Invalidation {
         errno: Errno::IO,
-        handled: Some(2),
+        refused: Some(2),
         completed: 0,
         requested: 3,
     };
     assert!(
-        partial.to_string().contains("after 2 of 3 entries"),
+        partial.to_string().contains("refused entry 2 of 3"),
         "{partial}"
     );
     let early = Error::Invalidation {
         errno: Errno::NOMEM,
-        handled: None,
+        refused: None,
         completed: 0,
         requested: 3,
     };
-    assert!(early.to_string().contains("at least 0 of 3"), "{early}");
+    assert!(
+        early
+            .to_string()
+            .contains("none of the 3 entries is known to have run"),
+        "{early}"
+    );
     let split = Error::Invalidation {
         errno: Errno::NOMEM,
-        handled: None,
+        refused: None,
         completed: 4096,
         requested: 9000,
     };
     assert!(
-        split.to_string().contains("at least 4096 of 9000"),
+        split
+            .to_string()
+            .contains("the first 4096 of 9000 entries ran"),
         "{split}"
     );
     // Only a driver's refusal of one entry names an entry to resubmit before.
@@ -84,14 +91,14 @@ fn invalidation_errors_say_how_far_the_kernel_got() {
     assert_eq!(split.refused_entry(), None);
     let all_handled = Error::Invalidation {
         errno: Errno::IO,
-        handled: Some(3),
+        refused: Some(3),
         completed: 0,
         requested: 3,
     };
     assert_eq!(all_handled.refused_entry(), None);
     let in_a_later_chunk = Error::Invalidation {
         errno: Errno::INVAL,
-        handled: Some(5000),
+        refused: Some(5000),
         completed: 4096,
         requested: 9000,
     };

@@ -8,7 +8,7 @@ use iommufd::arch::smmuv3::{
     self, Cacheability, CommandError, CommandRules, Config, Event, EventId, GuestCommand,
     Shareability, SmmuCaps, Ste, SteError, StreamSpan, classify, command as cmd,
 };
-use iommufd::uapi::{IommuHwInfoArmSmmuv3, IommuVeventArmSmmuv3};
+use iommufd::uapi::{HwCapabilities, IommuHwInfoArmSmmuv3, IommuVeventArmSmmuv3};
 use proptest::prelude::*;
 use tables::{COMMANDS, CaseCaps, QEMU_CAPS, STES, VSID, Verdict, bytes};
 use zerocopy::{FromBytes, IntoBytes};
@@ -24,7 +24,7 @@ fn qemu_hw_info() -> IommuHwInfoArmSmmuv3 {
 }
 
 fn caps(c: CaseCaps) -> SmmuCaps {
-    let mut caps = SmmuCaps::decode(&qemu_hw_info());
+    let mut caps = SmmuCaps::decode(&qemu_hw_info(), HwCapabilities::empty());
     caps.asid_bits = if c.asid16 { 16 } else { 8 };
     caps.range_invalidation = c.range;
     caps.ds = c.ds;
@@ -51,7 +51,7 @@ fn verdict(r: &Result<GuestCommand, CommandError>) -> Verdict {
 
 #[test]
 fn qemu_registers_decode_to_what_the_rig_measured() {
-    let c = SmmuCaps::decode(&qemu_hw_info());
+    let c = SmmuCaps::decode(&qemu_hw_info(), HwCapabilities::empty());
     assert!(c.stages.stage1 && c.stages.stage2 && c.aarch64_tables);
     assert_eq!(
         (c.asid_bits, c.ssid_bits, c.sid_bits, c.oas_bits),
@@ -68,6 +68,52 @@ fn qemu_registers_decode_to_what_the_rig_measured() {
     let gaps: Vec<_> = c.mismatches(&virt).iter().map(|m| m.what).collect();
     assert_eq!(gaps, ["SSID bits", "ATS", "output address bits"]);
     assert!(c.mismatches(&c).is_empty());
+}
+
+/// IDR0.ATS alone does not make ATS usable: the driver's feature also needs
+/// CONFIG_PCI_ATS, and GET_HW_INFO says `PCI_ATS_NOT_SUPPORTED` when ATS cannot be
+/// used for the device. With the flag, the driver refuses ATC_INV (EIO), so the
+/// crate must too, naming ATS; without it, ATC_INV is forwarded.
+#[test]
+fn ats_needs_idr0_ats_and_no_pci_ats_not_supported() {
+    let mut info = qemu_hw_info();
+    info.idr[0] |= 1 << 10;
+    let atc = cmd::atc_inv(0x42, None, 0, 0);
+    let any = |_| true;
+
+    let refused = SmmuCaps::decode(&info, HwCapabilities::PCI_ATS_NOT_SUPPORTED);
+    assert!(
+        !refused.ats,
+        "IDR0.ATS with PCI_ATS_NOT_SUPPORTED decodes to no ATS"
+    );
+    let rules = CommandRules::new(&refused);
+    for verdict in [
+        rules.classify(atc.as_bytes(), any),
+        classify(atc.as_bytes(), &refused, any),
+    ] {
+        match verdict {
+            Err(CommandError::NeedsCapability { capability, .. }) => {
+                assert!(capability.contains("ATS"), "{capability}")
+            }
+            other => panic!("ATC_INV without usable ATS: {other:?}"),
+        }
+    }
+
+    // The other capability bits say nothing about ATS.
+    let usable = SmmuCaps::decode(
+        &info,
+        HwCapabilities::DIRTY_TRACKING
+            | HwCapabilities::PCI_PASID_EXEC
+            | HwCapabilities::PCI_PASID_PRIV,
+    );
+    assert!(usable.ats, "IDR0.ATS without PCI_ATS_NOT_SUPPORTED is ATS");
+    assert_eq!(usable, SmmuCaps::decode(&info, HwCapabilities::empty()));
+    assert_eq!(
+        CommandRules::new(&usable).classify(atc.as_bytes(), any),
+        Ok(GuestCommand::Forward(atc))
+    );
+    // Without IDR0.ATS the flag changes nothing.
+    assert!(!SmmuCaps::decode(&qemu_hw_info(), HwCapabilities::empty()).ats);
 }
 
 #[test]
@@ -107,7 +153,7 @@ fn ste_errors_name_the_field() {
 fn ste_builder_matches_the_family_defaults() {
     assert_eq!(Ste::abort().to_hwpt_data(), smmuv3::abort_vste());
     assert_eq!(Ste::bypass().to_hwpt_data(), smmuv3::bypass_vste());
-    let ste = Ste::translate(0x10_000f_f000).with_cd_attributes(
+    let ste = Ste::translate(0x10_000f_f000).unwrap().with_cd_attributes(
         Cacheability::WriteBackReadAllocate,
         Cacheability::WriteBackReadAllocate,
         Shareability::Inner,
@@ -115,6 +161,29 @@ fn ste_builder_matches_the_family_defaults() {
     assert_eq!(ste.words(), [0x10_000f_f000 | 1 | (5 << 1), 0xd4]);
     assert_eq!(ste.config(), Config::Translate);
     assert_eq!(ste.s1_context_ptr(), 0x10_000f_f000);
+}
+
+/// The highest CD table address S1ContextPtr holds: bits 51:6 all set.
+const MAX_CD_TABLE: u64 = ((1 << 52) - 1) & !0x3f;
+
+#[test]
+fn ste_translate_refuses_what_s1_context_ptr_cannot_hold() {
+    for bad in [
+        (1 << 53) | 0x1000,
+        (1 << 52) | 0x1000,
+        0x1000 | 0x20,
+        0x1001,
+        MAX_CD_TABLE + 1,
+        u64::MAX,
+    ] {
+        assert_eq!(Ste::translate(bad), Err(SteError::S1ContextPtr(bad)));
+    }
+    for good in [0, 0x40, 0x10_000f_f000, MAX_CD_TABLE] {
+        let ste = Ste::translate(good).unwrap();
+        let parsed = Ste::parse(ste.to_hwpt_data().as_bytes()).unwrap();
+        assert_eq!((parsed, parsed.s1_context_ptr()), (ste, good), "{good:#x}");
+        assert_eq!(parsed.config(), Config::Translate);
+    }
 }
 
 #[test]
@@ -153,9 +222,10 @@ fn command_errors_name_the_field_or_capability() {
         classify(&bytes([0x20, 0]), &qemu, any),
         Err(CommandError::Opcode(0x20))
     );
+    // TLBI_NH_ALL has no ASID: bits 63:48 are RES0 there.
     match classify(&bytes([0x10 | (5 << 48), 0]), &qemu, any) {
         Err(CommandError::Forbidden {
-            field: "ASID",
+            field: "reserved",
             word: 0,
             ..
         }) => {}
@@ -275,14 +345,29 @@ fn share() -> impl Strategy<Value = Shareability> {
 proptest! {
     #[test]
     fn built_stes_parse_back(
-        cd in any::<u64>(), s1fmt in 0u8..4, cdmax in 0u8..32, dss in 0u8..4,
+        cd in any::<u64>().prop_map(|cd| cd & MAX_CD_TABLE), s1fmt in 0u8..4, cdmax in 0u8..32, dss in 0u8..4,
         inner in cache(), outer in cache(), sh in share(), stalld: bool, eats: bool,
     ) {
-        let ste = Ste::translate(cd).with_s1fmt(s1fmt).with_s1cdmax(cdmax).with_s1dss(dss)
+        let ste = Ste::translate(cd).unwrap().with_s1fmt(s1fmt).with_s1cdmax(cdmax).with_s1dss(dss)
             .with_cd_attributes(inner, outer, sh).with_s1stalld(stalld).with_eats(eats);
         let parsed = Ste::parse(ste.to_hwpt_data().as_bytes()).unwrap();
         prop_assert_eq!(parsed, ste);
         prop_assert_eq!(parsed.config(), Config::Translate);
+    }
+
+    #[test]
+    fn the_ste_builder_refuses_or_builds_what_the_parser_takes_back(cd: u64) {
+        match Ste::translate(cd) {
+            Ok(ste) => {
+                let parsed = Ste::parse(ste.to_hwpt_data().as_bytes()).unwrap();
+                prop_assert_eq!(parsed.s1_context_ptr(), cd);
+                prop_assert_eq!(parsed, ste);
+            }
+            Err(e) => {
+                prop_assert_eq!(e, SteError::S1ContextPtr(cd));
+                prop_assert!(cd & !MAX_CD_TABLE != 0);
+            }
+        }
     }
 
     #[test]
@@ -300,7 +385,7 @@ proptest! {
             prop_assert_eq!(e.raw[0] & 0xff, u64::from(match e.id { EventId::Other(x) => x, _ => (e.raw[0] & 0xff) as u8 }));
         }
         if let Ok((info, _)) = IommuHwInfoArmSmmuv3::read_from_prefix(&raw) {
-            let c = SmmuCaps::decode(&info);
+            let c = SmmuCaps::decode(&info, HwCapabilities::empty());
             prop_assert!(c.asid_bits == 8 || c.asid_bits == 16);
             // An SMMU fits itself, except that nesting needs stage 2.
             let gaps: Vec<_> = c.mismatches(&c).iter().map(|m| m.what).collect();
@@ -448,5 +533,141 @@ fn command_rules_forward_every_legal_range_form_and_refuse_the_reserved_ones() {
             (true, false) => 1 + 3 * (3 + 4) - 2,
         };
         assert_eq!(forwarded, want, "{caps:?}");
+    }
+}
+
+/// A command field: name, word, mask.
+type SpecField = (&'static str, usize, u64);
+
+/// The fields of each forwarded opcode, from the SMMUv3 spec's command layouts (IHI
+/// 0070, section 4), written out here independently of the crate: (name, word,
+/// mask). Every other bit of the opcode is RES0.
+const LAYOUTS: &[(u8, &[SpecField])] = &[
+    (
+        cmd::opcode::TLBI_NH_VA,
+        &[
+            ("NUM", 0, 0x1f << 12),
+            ("SCALE", 0, 0x3f << 20),
+            ("VMID", 0, 0xffff << 32),
+            ("ASID", 0, 0xffff << 48),
+            ("Leaf", 1, 1),
+            ("TTL", 1, 0b11 << 8),
+            ("TG", 1, 0b11 << 10),
+            ("Address", 1, !0xfff),
+        ],
+    ),
+    (
+        cmd::opcode::TLBI_NH_VAA,
+        &[
+            ("NUM", 0, 0x1f << 12),
+            ("SCALE", 0, 0x3f << 20),
+            ("VMID", 0, 0xffff << 32),
+            ("Leaf", 1, 1),
+            ("TTL", 1, 0b11 << 8),
+            ("TG", 1, 0b11 << 10),
+            ("Address", 1, !0xfff),
+        ],
+    ),
+    (
+        cmd::opcode::TLBI_NH_ASID,
+        &[("VMID", 0, 0xffff << 32), ("ASID", 0, 0xffff << 48)],
+    ),
+    (cmd::opcode::TLBI_NH_ALL, &[("VMID", 0, 0xffff << 32)]),
+    (cmd::opcode::TLBI_NSNH_ALL, &[]),
+    (
+        cmd::opcode::ATC_INV,
+        &[
+            ("Global", 0, 1 << 9),
+            ("SSV", 0, 1 << 11),
+            ("SSID", 0, 0xf_ffff << 12),
+            ("SID", 0, 0xffff_ffff << 32),
+            ("Size", 1, 0x3f),
+            ("Address", 1, !0xfff),
+        ],
+    ),
+    (
+        cmd::opcode::CFGI_CD,
+        &[
+            ("SSID", 0, 0xf_ffff << 12),
+            ("SID", 0, 0xffff_ffff << 32),
+            ("Leaf", 1, 1),
+        ],
+    ),
+    (cmd::opcode::CFGI_CD_ALL, &[("SID", 0, 0xffff_ffff << 32)]),
+];
+
+#[test]
+fn every_refused_bit_is_named_after_a_field_of_its_own_opcode() {
+    let any = |_| true;
+    let mut forbidden_seen = 0;
+    for caps in every_caps() {
+        let rules = CommandRules::new(&caps);
+        for &(op, layout) in LAYOUTS {
+            let base = [u64::from(op), 0];
+            if classify(&bytes(base), &caps, any).is_err() {
+                // The opcode itself needs a capability (ATC_INV without ATS).
+                continue;
+            }
+            for bit in 8..128 {
+                let (word, mask) = (bit / 64, 1u64 << (bit % 64));
+                let mut w = base;
+                w[word] |= mask;
+                let got = classify(&bytes(w), &caps, any);
+                assert_eq!(rules.classify(&bytes(w), any), got, "{op:#x} bit {bit}");
+                let own = layout
+                    .iter()
+                    .find(|&&(_, fw, fm)| fw == word && fm & mask != 0)
+                    .map(|&(name, _, _)| name);
+                match got {
+                    Ok(_) => assert!(own.is_some(), "{op:#x}: RES0 bit {bit} accepted"),
+                    Err(CommandError::Forbidden {
+                        field,
+                        word: w_at,
+                        bits,
+                        ..
+                    }) => {
+                        forbidden_seen += 1;
+                        assert_eq!(
+                            (field, usize::from(w_at), bits),
+                            (own.unwrap_or("reserved"), word, mask),
+                            "{op:#x} bit {bit} on {caps:?}"
+                        );
+                    }
+                    // A capability or a range rule refuses only bits of real fields.
+                    Err(CommandError::NeedsCapability { .. } | CommandError::Range { .. }) => {
+                        assert!(own.is_some(), "{op:#x} bit {bit}: {got:?}")
+                    }
+                    Err(e) => panic!("{op:#x} bit {bit}: {e:?}"),
+                }
+            }
+        }
+    }
+    assert!(forbidden_seen > 0);
+}
+
+#[test]
+fn command_errors_name_reserved_bits_as_reserved() {
+    let full = caps(FULL);
+    let any = |_| true;
+    // TLBI_NH_ALL has no SSID: bit 12 is RES0 there.
+    let all = cmd::tlbi_nh_all().cmd[0].get() | (1 << 12);
+    // CFGI_CD has no Address: word 1 bit 12 is RES0.
+    let cfgi = cmd::cfgi_cd(0x42, 1, false);
+    // ATC_INV has no TTL: word 1 bit 8 is RES0.
+    let atc = cmd::atc_inv(0x42, None, 0, 0);
+    for (name, w, word, bit) in [
+        ("TLBI_NH_ALL", [all, 0], 0, 1 << 12),
+        ("CFGI_CD", [cfgi.cmd[0].get(), 1 << 12], 1, 1 << 12),
+        ("ATC_INV", [atc.cmd[0].get(), 1 << 8], 1, 1 << 8),
+    ] {
+        assert_eq!(
+            classify(&bytes(w), &full, any),
+            Err(CommandError::Forbidden {
+                opcode: name,
+                field: "reserved",
+                word,
+                bits: bit,
+            })
+        );
     }
 }

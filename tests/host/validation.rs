@@ -126,3 +126,58 @@ fn queues_and_payloads_are_checked() {
     refused(fd.alloc_hwpt(&req), "data");
     refused(fd.invalidate_raw(viommu, 1, &data, 8, 2), "data");
 }
+
+#[test]
+fn invalidation_bounds_and_data_types_are_checked_before_the_syscall() {
+    use iommufd::uapi::{
+        IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
+    };
+    let fd = null();
+    let viommu = ViommuId::from_raw(1);
+    let hwpt = HwptId::from_raw(2);
+    let smmu = IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3;
+    let page = rustix::param::page_size();
+    let data = vec![0u8; 2 * page];
+    // The kernel's bounds: 1 <= entry_len <= PAGE_SIZE, entry_num <= 2^19.
+    refused(fd.invalidate_raw(viommu, smmu, &data, 0, 1), "entry_len");
+    refused(
+        fd.invalidate_raw(viommu, smmu, &data, page as u32 + 1, 1),
+        "entry_len",
+    );
+    refused(
+        fd.invalidate_raw(viommu, smmu, &[], 16, (1 << 19) + 1),
+        "entry_num",
+    );
+    // A data type no driver takes on that kind of target: SMMUv3's on a HWPT,
+    // VT-d's on a vIOMMU, an unknown one on either.
+    refused(fd.invalidate_raw(hwpt, smmu, &data, 16, 1), "data_type");
+    refused(
+        fd.invalidate_raw(viommu, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, &data, 16, 1),
+        "data_type",
+    );
+    refused(fd.invalidate_raw(viommu, 0x1234, &data, 16, 1), "data_type");
+    // At the bounds, and with no entries (entry_len is not looked at), the call
+    // reaches the kernel: ENOTTY here, reported as nothing refused.
+    for (entry_len, count) in [(page as u32, 1), (1, 1), (0, 0)] {
+        let e = fd
+            .invalidate_raw(viommu, smmu, &data, entry_len, count)
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                Error::Invalidation {
+                    errno: rustix::io::Errno::NOTTY,
+                    refused: None,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert_eq!(e.refused_entry(), None);
+    }
+    // VT-d's type on a HWPT reaches the kernel too.
+    let e = fd
+        .invalidate_raw(hwpt, IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, &data, 32, 1)
+        .unwrap_err();
+    assert_eq!(e.errno(), Some(rustix::io::Errno::NOTTY));
+}

@@ -25,8 +25,8 @@ fn crate_and_driver_agree_on_every_ste_and_command() {
         .bind(&fd)
         .map_err(|e| e.into_parts().1)
         .unwrap();
-    let (info, _) = fd.hw_info::<IommuHwInfoArmSmmuv3>(dev.dev_id()).unwrap();
-    let caps = SmmuCaps::decode(&info);
+    let (info, hw) = fd.hw_info::<IommuHwInfoArmSmmuv3>(dev.dev_id()).unwrap();
+    let caps = SmmuCaps::decode(&info, hw.capabilities);
     let rules = CommandRules::new(&caps);
     let s2 = ioas.alloc_nest_parent(&dev).unwrap();
     let viommu = s2.alloc_viommu::<Smmuv3>(&dev).unwrap();

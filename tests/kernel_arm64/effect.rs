@@ -41,7 +41,7 @@ fn rig() -> (Rig, iommufd::states::VDeviceBound<Smmuv3, VfioDevice>) {
         .bind(&fd)
         .map_err(|e| e.into_parts().1)
         .unwrap();
-    let (info, _) = fd.hw_info::<IommuHwInfoArmSmmuv3>(dev.dev_id()).unwrap();
+    let (info, hw) = fd.hw_info::<IommuHwInfoArmSmmuv3>(dev.dev_id()).unwrap();
     let s2 = ioas.alloc_nest_parent(&dev).unwrap();
     let viommu = s2.alloc_viommu::<Smmuv3>(&dev).unwrap();
     let bound = viommu
@@ -52,7 +52,7 @@ fn rig() -> (Rig, iommufd::states::VDeviceBound<Smmuv3, VfioDevice>) {
         Rig {
             ram,
             viommu,
-            rules: CommandRules::new(&SmmuCaps::decode(&info)),
+            rules: CommandRules::new(&SmmuCaps::decode(&info, hw.capabilities)),
             _ioas: ioas,
             _fd: fd,
         },

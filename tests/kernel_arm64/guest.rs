@@ -332,8 +332,10 @@ impl<'a> Stage1<'a> {
     /// table of one entry at [`CD_IPA`], walks write-back read-allocate, inner
     /// shareable.
     pub fn vste(&self) -> IommuHwptArmSmmuv3 {
-        let word0 = smmuv3::s1_translate_vste(CD_IPA).ste[0].get();
-        let (cir_wbra, cor_wbra, csh_inner) = (0b01 << 2, 0b01 << 4, 0b11 << 6);
-        smmuv3::vste(word0, cir_wbra | cor_wbra | csh_inner)
+        use smmuv3::{Cacheability::WriteBackReadAllocate, Shareability::Inner};
+        smmuv3::Ste::translate(CD_IPA)
+            .expect("CD_IPA fits S1ContextPtr")
+            .with_cd_attributes(WriteBackReadAllocate, WriteBackReadAllocate, Inner)
+            .to_hwpt_data()
     }
 }

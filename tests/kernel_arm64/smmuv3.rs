@@ -4,7 +4,7 @@ use crate::guest::*;
 use iommufd::arch::smmuv3::{self, Event, EventId, command as cmd};
 use iommufd::arch::{DefaultStage1, Smmuv3};
 use iommufd::states::{self, IoasReady};
-use iommufd::uapi::IommuHwInfoArmSmmuv3;
+use iommufd::uapi::{HwCapabilities, IommuHwInfoArmSmmuv3};
 use iommufd::{Device, Error, ErrorKind, IommuFd, PtId, VfioDevice};
 use rustix::io::Errno;
 use std::sync::Arc;
@@ -62,6 +62,16 @@ fn vfio_cdev_bind_attach_detach_and_real_hw_info() {
         generic.data_type,
         iommufd::uapi::IOMMU_HW_INFO_TYPE_ARM_SMMUV3
     );
+    // QEMU's SMMUv3 has no ATS (IDR0.ATS clear), so the driver has no ATS feature
+    // and iommufd reports that ATS cannot be used for edu; the decoded caps agree.
+    assert!(
+        generic
+            .capabilities
+            .contains(HwCapabilities::PCI_ATS_NOT_SUPPORTED),
+        "{:?}",
+        generic.capabilities
+    );
+    assert!(!smmuv3::SmmuCaps::decode(&info, generic.capabilities).ats);
     // Attach to the IOAS (the kernel makes a paging HWPT), detach, attach again.
     let hwpt = dev.attach(PtId::Ioas(ioas)).unwrap();
     assert_eq!(fd.destroy(hwpt).unwrap_err().kind(), ErrorKind::Busy);
@@ -250,7 +260,7 @@ fn every_forwarded_command_kind_and_partial_failure() {
         e,
         Error::Invalidation {
             errno: Errno::IO,
-            handled: Some(0),
+            refused: Some(0),
             completed: 0,
             requested: 1
         }
@@ -267,7 +277,7 @@ fn every_forwarded_command_kind_and_partial_failure() {
         e,
         Error::Invalidation {
             errno: Errno::IO,
-            handled: Some(2),
+            refused: Some(2),
             completed: 0,
             requested: 4
         }
@@ -276,4 +286,50 @@ fn every_forwarded_command_kind_and_partial_failure() {
     let many = vec![cmd::tlbi_nh_va(3, 0x4000_0000, true); 200];
     g.viommu.invalidate(&many).unwrap();
     drop(nested);
+}
+
+#[test]
+#[ignore = "needs the arm64 guest with an SMMUv3 and VFIO devices: run rig/arm64-tier.sh"]
+fn teardown_detaches_a_device_whose_fd_management_still_holds() {
+    use rustix::fd::AsFd;
+    let (g, bound) = phase1();
+    // Management software keeps its own copy of the cdev fd: closing the crate's
+    // does not unbind the device.
+    let management = bound.device().as_fd().try_clone_to_owned().unwrap();
+    let s1 = Stage1::new(&g.ram, 1);
+    s1.write_cd(true);
+    let nested = bound
+        .install(&s1.vste())
+        .map_err(|e| e.into_parts().1)
+        .unwrap();
+    let ids = [
+        nested.stage1_hwpt().unwrap().raw(),
+        nested.vdevice_id().raw(),
+        g.viommu.default_hwpt(DefaultStage1::Bypass).unwrap().raw(),
+        g.viommu.default_hwpt(DefaultStage1::Abort).unwrap().raw(),
+        g.viommu.id().raw(),
+        g.viommu.s2().id().raw(),
+        g.ioas.id().raw(),
+    ];
+    let Guest {
+        fd,
+        ioas,
+        ram,
+        viommu,
+    } = g;
+    drop(nested); // without uninstall or unbind
+    drop(viommu);
+    drop(ram);
+    drop(ioas);
+    for id in ids {
+        assert_eq!(
+            fd.destroy(iommufd::HwptId::from_raw(id))
+                .unwrap_err()
+                .kind(),
+            ErrorKind::NotFound,
+            "object {id} survived the teardown"
+        );
+    }
+    assert_eq!(fd.pending_destroys(), 0);
+    drop(management);
 }

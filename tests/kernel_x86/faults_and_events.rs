@@ -1,6 +1,9 @@
 //! VEVENTQ_ALLOC with vEVENT reads, FAULT_QUEUE_ALLOC with I/O page faults.
 
 use crate::common::*;
+use iommufd::arch::{Selftest, selftest::stage1};
+use iommufd::mock::MockDevice;
+use iommufd::states::{Event, IoasReady};
 use iommufd::uapi::*;
 use iommufd::{Device, ErrorKind, HwptAlloc, PtId};
 use zerocopy::FromBytes;
@@ -105,4 +108,64 @@ fn fault_queue_receives_iopf_and_takes_responses() {
     dev.attach(PtId::Ioas(ioas)).unwrap();
     fd.destroy(nested).unwrap();
     fd.destroy(parent).unwrap();
+}
+
+/// `EventQueue::read` passes the buffer to the kernel unchecked; these are the size
+/// rules its docs state, from `iommufd_veventq_fops_read`.
+#[test]
+#[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
+fn event_queue_read_sizes_follow_the_kernel() {
+    let fd = open();
+    let ioas = IoasReady::new(&fd).unwrap();
+    let dev = MockDevice::new(&fd, ioas.id()).unwrap();
+    let s2 = ioas.alloc_nest_parent(&dev).unwrap();
+    let viommu = s2.alloc_viommu::<Selftest>(&dev).unwrap();
+    let nested = viommu
+        .bind(dev, 0x77)
+        .map_err(|e| e.into_parts().1)
+        .unwrap()
+        .install(&stage1(0x1111))
+        .map_err(|e| e.into_parts().1)
+        .unwrap();
+    let header = size_of::<IommufdVeventHeader>();
+    let record = header + size_of::<IommuViommuEventSelftest>();
+    let mut buf = [0u8; 64];
+    let one = |got: &[Event<IommuViommuEventSelftest>]| match got {
+        [Event::Record { sequence, record }] if record.virt_id == 0x77 => *sequence,
+        other => panic!("one record of virt_id 0x77: {other:?}"),
+    };
+
+    {
+        let q = viommu.alloc_event_queue(4).unwrap();
+        // Empty: shorter than a header is refused before the queue is looked at; a
+        // header's worth reads nothing.
+        assert_kind(q.read(&mut buf[..header - 1]), ErrorKind::InvalidArgument);
+        assert_kind(q.read(&mut []), ErrorKind::InvalidArgument);
+        assert_eq!(q.read(&mut buf[..header]).unwrap().count(), 0);
+        // One event waits, the buffer is shorter than it: refused, and it stays.
+        nested.device().trigger_vevent().unwrap();
+        assert_kind(q.read(&mut buf[..header]), ErrorKind::InvalidArgument);
+        assert_kind(q.read(&mut buf[..record - 1]), ErrorKind::InvalidArgument);
+        let got: Vec<_> = q.read(&mut buf[..record]).unwrap().collect();
+        one(&got);
+        assert_eq!(q.read(&mut buf).unwrap().count(), 0);
+    }
+
+    // Depth 1, two events: the second is lost, the queue holds the record, then the
+    // lost-events marker.
+    let q = viommu.alloc_event_queue(1).unwrap();
+    nested.device().trigger_vevent().unwrap();
+    nested.device().trigger_vevent().unwrap();
+    // The record comes first and does not fit a header.
+    assert_kind(q.read(&mut buf[..header]), ErrorKind::InvalidArgument);
+    // Exactly one record's room: the record; the marker waits.
+    let got: Vec<_> = q.read(&mut buf[..record]).unwrap().collect();
+    let sequence = one(&got);
+    // The marker is a header alone: 8 bytes take it.
+    let got: Vec<_> = q.read(&mut buf[..header]).unwrap().collect();
+    assert!(
+        matches!(got[..], [Event::Lost { sequence: s }] if s == sequence + 1),
+        "{got:?}"
+    );
+    assert_eq!(q.read(&mut buf).unwrap().count(), 0);
 }

@@ -124,7 +124,7 @@ fn phase1_then_phase2_install_invalidate_swap_uninstall() {
         matches!(
             e,
             iommufd::Error::Invalidation {
-                handled: Some(1),
+                refused: Some(1),
                 ..
             }
         ),

@@ -13,6 +13,7 @@ mod batch;
 mod common;
 mod destroy_and_options;
 mod fail_nth;
+mod failures;
 mod faults_and_events;
 mod hwpt;
 mod ioas;

@@ -129,7 +129,7 @@ fn invalidate_on_a_viommu_clears_device_caches_and_counts_partial_failure() {
         e,
         Error::Invalidation {
             errno: rustix::io::Errno::INVAL,
-            handled: Some(2),
+            refused: Some(2),
             completed: 0,
             requested: 4
         }
@@ -148,7 +148,7 @@ fn invalidate_on_a_viommu_clears_device_caches_and_counts_partial_failure() {
         matches!(
             e,
             Error::Invalidation {
-                handled: Some(0),
+                refused: Some(0),
                 ..
             }
         ),

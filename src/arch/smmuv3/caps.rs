@@ -2,7 +2,7 @@
 //! decoded into typed capabilities, and a check that a virtual SMMU a VMM wants to
 //! present fits the physical one.
 
-use crate::uapi::{HwInfoArmSmmuv3Flags, IommuHwInfoArmSmmuv3};
+use crate::uapi::{HwCapabilities, HwInfoArmSmmuv3Flags, IommuHwInfoArmSmmuv3};
 
 /// Which translation stages an SMMU implements.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -35,7 +35,9 @@ pub struct SmmuCaps {
     pub coherent: bool,
     /// Hardware access/dirty flag updates (HTTU: 0 none, 1 access, 2 access and dirty).
     pub httu: u8,
-    /// ATS (Address Translation Services).
+    /// ATS (Address Translation Services) usable for the device: SMMU_IDR0.ATS set
+    /// and `IOMMU_HW_CAP_PCI_ATS_NOT_SUPPORTED` clear (see [`SmmuCaps::decode`]).
+    /// Without it the driver refuses ATC_INV.
     pub ats: bool,
     /// PRI (Page Request Interface).
     pub pri: bool,
@@ -80,9 +82,21 @@ const fn bits(reg: u32, lo: u32, width: u32) -> u32 {
 }
 
 impl SmmuCaps {
-    /// Decodes the registers `GET_HW_INFO` returned. Never fails: reserved
+    /// Decodes the registers and the generic capabilities one `GET_HW_INFO` call
+    /// returned ([`VIommuAllocated::hw_info`](crate::states::VIommuAllocated::hw_info)
+    /// gives both: pass `info` and `hw.capabilities`). Never fails: reserved
     /// encodings decode to the nearest meaning (an unknown OAS reads as 52 bits).
-    pub fn decode(info: &IommuHwInfoArmSmmuv3) -> Self {
+    ///
+    /// ATS needs both: the arm-smmu-v3 driver enables its ATS feature only with
+    /// `CONFIG_PCI_ATS` and SMMU_IDR0.ATS, and refuses a guest's ATC_INV without
+    /// that feature (EIO); the register alone does not say whether the kernel was
+    /// built with PCI ATS or whether the device can use it. iommufd reports
+    /// [`HwCapabilities::PCI_ATS_NOT_SUPPORTED`] when ATS cannot be used for the
+    /// device (the SMMU lacks the feature, the root complex does not support ATS, or the device
+    /// has no ATS capability), so [`ats`](Self::ats) is IDR0.ATS and not that flag.
+    /// For registers that did not come from the kernel (a virtual SMMU's), pass
+    /// [`HwCapabilities::empty()`].
+    pub fn decode(info: &IommuHwInfoArmSmmuv3, capabilities: HwCapabilities) -> Self {
         let [idr0, idr1, _idr2, idr3, _idr4, idr5] = info.idr;
         let oas_bits = match bits(idr5, 0, 3) {
             0 => 32,
@@ -101,7 +115,7 @@ impl SmmuCaps {
             aarch64_tables: bits(idr0, 2, 2) & 0b10 != 0,
             coherent: bit(idr0, 4),
             httu: bits(idr0, 6, 2) as u8,
-            ats: bit(idr0, 10),
+            ats: bit(idr0, 10) && !capabilities.contains(HwCapabilities::PCI_ATS_NOT_SUPPORTED),
             pri: bit(idr0, 16),
             asid_bits: if bit(idr0, 12) { 16 } else { 8 },
             vmid_bits: if bit(idr0, 18) { 16 } else { 8 },

@@ -29,15 +29,18 @@ const SLOW: u32 = u32::MAX;
 ///
 /// ```
 /// use iommufd::arch::smmuv3::{CommandRules, GuestCommand, SmmuCaps, command as cmd};
-/// use iommufd::uapi::IommuHwInfoArmSmmuv3;
+/// use iommufd::uapi::{HwCapabilities, IommuHwInfoArmSmmuv3};
 /// use zerocopy::IntoBytes;
 ///
 /// // QEMU's SMMUv3: 16-bit ASIDs, range invalidation, no ATS, no substreams.
-/// let caps = SmmuCaps::decode(&IommuHwInfoArmSmmuv3 {
-///     idr: [0x0d44_101b, 0x0273_0010, 0, 0x1414, 0, 0x74],
-///     aidr: 1,
-///     ..Default::default()
-/// });
+/// let caps = SmmuCaps::decode(
+///     &IommuHwInfoArmSmmuv3 {
+///         idr: [0x0d44_101b, 0x0273_0010, 0, 0x1414, 0, 0x74],
+///         aidr: 1,
+///         ..Default::default()
+///     },
+///     HwCapabilities::empty(),
+/// );
 /// let rules = CommandRules::new(&caps);
 /// let tlbi = cmd::tlbi_nh_va(3, 0x4000_0000, true);
 /// assert_eq!(

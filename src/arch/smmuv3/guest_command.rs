@@ -50,12 +50,14 @@ pub enum CommandError {
     /// An opcode neither forwarded nor handled by the VMM.
     #[error("opcode {0:#04x} is not a command a guest of this vIOMMU may issue")]
     Opcode(u8),
-    /// A field this opcode does not have (RES0, Secure or stage-2 bits).
+    /// A bit this opcode may not set: RES0 in its layout (where Secure and
+    /// stage-2 fields of other commands sit), or a field of it the kernel refuses.
     #[error("{opcode} sets {field} ({bits:#x} in word {word}), which it may not")]
     Forbidden {
         /// The command's name.
         opcode: &'static str,
-        /// The field's name, or "RES0".
+        /// The field's name in this opcode's layout (SMMUv3 spec, section 4), or
+        /// "reserved" for its RES0 bits.
         field: &'static str,
         /// 0 or 1.
         word: u8,
@@ -112,23 +114,45 @@ pub(super) mod f {
     pub const STE_RANGE: u64 = 0x1f;
 }
 
-/// Field names of each word, for naming a forbidden bit.
-const WORD0_NAMES: &[(&str, u64)] = &[
-    ("SSV", f::SSV),
-    ("Global", f::GLOBAL),
-    ("SSID", f::SSID),
-    ("ASID", f::ASID),
-    ("VMID / StreamID", f::SID),
-    ("NUM", f::NUM),
-    ("SCALE", f::SCALE),
-];
-const WORD1_NAMES: &[(&str, u64)] = &[
-    ("Leaf", f::LEAF),
-    ("TTL", f::TTL),
-    ("TG", f::TG),
-    ("Address", f::ADDR),
-    ("Size", f::ATC_SIZE),
-];
+/// A field of a command: its name in the spec, its word (0 or 1) and its mask.
+type Field = (&'static str, u8, u64);
+
+/// The fields of `op`'s layout (SMMUv3 spec, section 4); every other bit of it is
+/// RES0. Only the naming of a refused bit reads this, so the per-opcode lists cost
+/// the hot path nothing.
+fn layout(op: u8) -> &'static [Field] {
+    const VMID: Field = ("VMID", 0, f::VMID);
+    const ASID: Field = ("ASID", 0, f::ASID);
+    const SID: Field = ("SID", 0, f::SID);
+    const SSID: Field = ("SSID", 0, f::SSID);
+    const NUM: Field = ("NUM", 0, f::NUM);
+    const SCALE: Field = ("SCALE", 0, f::SCALE);
+    const LEAF: Field = ("Leaf", 1, f::LEAF);
+    const TTL: Field = ("TTL", 1, f::TTL);
+    const TG: Field = ("TG", 1, f::TG);
+    const ADDRESS: Field = ("Address", 1, f::ADDR);
+    // TLBI_NH_VAA is TLBI_NH_VA for every ASID: it has no ASID field.
+    const TLBI_VA: [Field; 8] = [NUM, SCALE, VMID, ASID, LEAF, TTL, TG, ADDRESS];
+    const TLBI_VAA: [Field; 7] = [NUM, SCALE, VMID, LEAF, TTL, TG, ADDRESS];
+    match op {
+        opcode::TLBI_NH_VA => &TLBI_VA,
+        opcode::TLBI_NH_VAA => &TLBI_VAA,
+        opcode::TLBI_NH_ASID => &[VMID, ASID],
+        opcode::TLBI_NH_ALL => &[VMID],
+        opcode::ATC_INV => &[
+            ("SSV", 0, f::SSV),
+            SSID,
+            SID,
+            ("Global", 0, f::GLOBAL),
+            ("Size", 1, f::ATC_SIZE),
+            ADDRESS,
+        ],
+        opcode::CFGI_CD => &[SSID, SID, LEAF],
+        opcode::CFGI_CD_ALL => &[SID],
+        // TLBI_NSNH_ALL, and opcodes that never get this far.
+        _ => &[],
+    }
+}
 
 fn name_of(opcode: u8) -> &'static str {
     match opcode {
@@ -144,14 +168,15 @@ fn name_of(opcode: u8) -> &'static str {
     }
 }
 
-fn forbidden(opcode: &'static str, word: u8, bits: u64) -> CommandError {
-    let names = if word == 0 { WORD0_NAMES } else { WORD1_NAMES };
-    let field = names
+/// The error for `bits` of `word` that `op` may not set, named after `op`'s own
+/// field there ("reserved" where its layout has none).
+fn forbidden(op: u8, word: u8, bits: u64) -> CommandError {
+    let field = layout(op)
         .iter()
-        .find(|(_, m)| bits & m != 0)
-        .map_or("RES0", |(n, _)| n);
+        .find(|&&(_, at, mask)| at == word && bits & mask != 0)
+        .map_or("reserved", |&(name, _, _)| name);
     CommandError::Forbidden {
-        opcode,
+        opcode: name_of(op),
         field,
         word,
         bits,
@@ -276,7 +301,7 @@ pub(super) fn allowed_fields(
                 return Err(CommandError::NeedsCapability {
                     opcode: name_of(op),
                     field: "the opcode",
-                    capability: "ATS (SMMU_IDR0.ATS)",
+                    capability: "ATS (SMMU_IDR0.ATS, usable for the device)",
                 });
             }
             let size = (w[1] & f::ATC_SIZE) as u8;
@@ -390,7 +415,7 @@ fn explain(op: u8, caps: &SmmuCaps, w: [u64; 2], allowed: [u64; 2]) -> CommandEr
                 capability,
             };
         }
-        return forbidden(name_of(op), word as u8, bits);
+        return forbidden(op, word as u8, bits);
     }
     CommandError::Opcode(op)
 }

@@ -1,5 +1,5 @@
 //! ARM SMMUv3 (`IOMMU_VIOMMU_TYPE_ARM_SMMUV3`), what the lifecycle needs of it: the
-//! vSTE words for abort, bypass and stage-1 translation.
+//! vSTE words for abort and bypass, and [`Ste`] for stage-1 translation.
 //!
 //! A vSTE is the first two 64-bit words of the guest's Stream Table Entry (SMMUv3
 //! spec, section 5.2). The kernel accepts V, Config, S1Fmt, S1ContextPtr, S1CDMax in
@@ -36,7 +36,6 @@ const STE_V: u64 = 1;
 const STE_CFG_SHIFT: u32 = 1;
 const STE_CFG_ABORT: u64 = 0b000;
 const STE_CFG_BYPASS: u64 = 0b100;
-const STE_CFG_S1_TRANSLATE: u64 = 0b101;
 
 /// A vSTE from its two words as the guest wrote them (little-endian in memory; pass
 /// the values).
@@ -54,16 +53,6 @@ pub const fn abort_vste() -> IommuHwptArmSmmuv3 {
 /// The bypass vSTE: V=1, Config=bypass (stage 1 bypassed, stage 2 applies).
 pub const fn bypass_vste() -> IommuHwptArmSmmuv3 {
     vste(STE_V | (STE_CFG_BYPASS << STE_CFG_SHIFT), 0)
-}
-
-/// A stage-1 translate vSTE with a single context descriptor at guest physical
-/// `cd_table` (64-byte aligned, S1Fmt linear, S1CDMax 0), other fields zero.
-pub const fn s1_translate_vste(cd_table: u64) -> IommuHwptArmSmmuv3 {
-    const S1_CTX_PTR_MASK: u64 = ((1 << 56) - 1) & !0x3f;
-    vste(
-        STE_V | (STE_CFG_S1_TRANSLATE << STE_CFG_SHIFT) | (cd_table & S1_CTX_PTR_MASK),
-        0,
-    )
 }
 
 impl sealed::Sealed for Smmuv3 {}

@@ -104,6 +104,10 @@ pub enum SteError {
     /// EATS other than 0 (abort) or 1 (full ATS).
     #[error("vSTE EATS {0} is neither 0 (ATS abort) nor 1 (full ATS)")]
     Eats(u8),
+    /// A context-descriptor table address S1ContextPtr cannot hold: not 64-byte
+    /// aligned, or above bit 51 (the kernel's `STRTAB_STE_0_S1CTXPTR_MASK`).
+    #[error("CD table address {0:#x} does not fit S1ContextPtr (bits 51:6)")]
+    S1ContextPtr(u64),
 }
 
 /// Names the STE field behind forbidden bits of `word`, as the spec lays it out
@@ -151,15 +155,20 @@ impl Ste {
     }
 
     /// A stage-1 translate STE whose context-descriptor table is at guest physical
-    /// `cd_table` (64-byte aligned; low bits are dropped). Refine with the `with_*`
-    /// methods.
-    pub const fn translate(cd_table: u64) -> Self {
-        Self {
-            words: [
-                field::V | (Config::Translate.bits() << 1) | (cd_table & field::S1_CONTEXT_PTR),
-                0,
-            ],
+    /// `cd_table`, other fields zero (S1Fmt linear, S1CDMax 0); refine with the
+    /// `with_*` methods. The one builder of translate vSTEs.
+    ///
+    /// # Errors
+    ///
+    /// [`SteError::S1ContextPtr`] when `cd_table` is not 64-byte aligned or sets a
+    /// bit above 51: truncating it would point the SMMU at another table.
+    pub const fn translate(cd_table: u64) -> Result<Self, SteError> {
+        if cd_table & !field::S1_CONTEXT_PTR != 0 {
+            return Err(SteError::S1ContextPtr(cd_table));
         }
+        Ok(Self {
+            words: [field::V | (Config::Translate.bits() << 1) | cd_table, 0],
+        })
     }
 
     const fn set(mut self, word: usize, mask: u64, value: u64) -> Self {
@@ -168,22 +177,26 @@ impl Ste {
     }
 
     /// S1Fmt: 0 linear, 1 two-level 4 KiB leaf tables, 2 two-level 64 KiB.
+    #[must_use]
     pub const fn with_s1fmt(self, s1fmt: u8) -> Self {
         self.set(0, field::S1FMT, s1fmt as u64)
     }
 
     /// S1CDMax: log2 of the number of context descriptors.
+    #[must_use]
     pub const fn with_s1cdmax(self, s1cdmax: u8) -> Self {
         self.set(0, field::S1_CD_MAX, s1cdmax as u64)
     }
 
     /// S1DSS: what a transaction without SubstreamID does (0 terminate, 1 bypass, 2
     /// use CD 0).
+    #[must_use]
     pub const fn with_s1dss(self, s1dss: u8) -> Self {
         self.set(1, field::S1DSS, s1dss as u64)
     }
 
     /// S1CIR, S1COR, S1CSH: attributes of the context-descriptor fetches.
+    #[must_use]
     pub const fn with_cd_attributes(
         self,
         inner: Cacheability,
@@ -210,11 +223,13 @@ impl Ste {
     }
 
     /// S1STALLD: stalls are disabled for this stream.
+    #[must_use]
     pub const fn with_s1stalld(self, stalld: bool) -> Self {
         self.set(1, field::S1STALLD, stalld as u64)
     }
 
     /// EATS: 1 enables ATS (full ATS) for the device.
+    #[must_use]
     pub const fn with_eats(self, full_ats: bool) -> Self {
         self.set(1, field::EATS, full_ats as u64)
     }
