@@ -11,7 +11,7 @@ pub fn first_queue(
     ipa: u64,
     length: u64,
 ) -> Result<HwQueue<Selftest>> {
-    viommu.alloc_hw_queue(0, ipa, length)
+    viommu.alloc_hw_queue(ipa, length)
 }
 
 /// The queue after `prev`, which it keeps alive. `None` when the API cannot
@@ -22,10 +22,13 @@ pub fn next_queue(
     ipa: u64,
     length: u64,
 ) -> Option<Result<HwQueue<Selftest>>> {
-    viommu.map(|v| v.alloc_hw_queue(prev.index() + 1, ipa, length))
+    let _ = viommu;
+    Some(prev.alloc_next(ipa, length))
 }
 
 /// Tells the crate that something holding one of its objects went through means
 /// it cannot see (a raw `IommuFd::destroy`). Before the EBUSY-retry fix there was
 /// nothing to tell.
-pub fn released_outside(_fd: &IommuFd) {}
+pub fn released_outside(fd: &IommuFd) {
+    fd.retry_pending_destroys();
+}
