@@ -4,7 +4,7 @@ use super::world::{Backing, Node, What, World};
 use crate::common::Buffer;
 use iommufd::mock::MockChecks;
 use iommufd::uapi::{IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST, IommuHwptInvalidateSelftest};
-use iommufd::{HwptId, IommuFd, InvalidateTarget};
+use iommufd::{HwptId, InvalidateTarget, IommuFd};
 use rustix::io::Errno;
 
 /// Whether object `id` exists, without changing anything: `IOMMU_HWPT_INVALIDATE`
@@ -13,7 +13,13 @@ use rustix::io::Errno;
 pub fn exists(fd: &IommuFd, id: u32) -> bool {
     let target = InvalidateTarget::Hwpt(HwptId::from_raw(id));
     let entry_len = size_of::<IommuHwptInvalidateSelftest>() as u32;
-    match fd.invalidate_raw(target, IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST, &[], entry_len, 0) {
+    match fd.invalidate_raw(
+        target,
+        IOMMU_VIOMMU_INVALIDATE_DATA_SELFTEST,
+        &[],
+        entry_len,
+        0,
+    ) {
         Ok(()) => true,
         Err(e) => match e.errno() {
             Some(Errno::NOENT) => false,

@@ -9,7 +9,9 @@
 
 mod adapt;
 mod check;
+mod devices;
 mod ops;
+mod queues;
 mod rng;
 mod seq;
 mod world;
@@ -86,6 +88,14 @@ fn random_sequences_agree_with_the_model() {
         buffer: Buffer::new(ops::MAP_LEN as usize),
         faults: Faults::open(),
     };
+    // The probe must tell a live object from a gone one, or every check passes.
+    let fd = crate::common::open();
+    let id = fd.alloc_ioas().unwrap().raw();
+    assert!(check::exists(&fd, id), "the probe misses a live IOAS");
+    fd.destroy(iommufd::IoasId::from_raw(id)).unwrap();
+    assert!(!check::exists(&fd, id), "the probe sees a destroyed IOAS");
+    drop(fd);
+
     let start = Instant::now();
     let mut stats = Stats::default();
     let mut failures: Vec<Failure> = Vec::new();
@@ -123,14 +133,36 @@ fn random_sequences_agree_with_the_model() {
         }
     }
     for (kind, all) in &kinds {
-        let f = all.iter().min_by_key(|f| f.log.len()).expect("a kind has a failure");
-        let seeds: Vec<String> = all.iter().take(8).map(|f| format!("{:#x}", f.seed)).collect();
-        eprintln!("model: {} times: {kind} (seeds {}, ...)", all.len(), seeds.join(" "));
-        eprintln!("model:   seed {:#x}, step {}: {}", f.seed, f.step, f.message);
+        let f = all
+            .iter()
+            .min_by_key(|f| f.log.len())
+            .expect("a kind has a failure");
+        let seeds: Vec<String> = all
+            .iter()
+            .take(8)
+            .map(|f| format!("{:#x}", f.seed))
+            .collect();
+        eprintln!(
+            "model: {} times: {kind} (seeds {}, ...)",
+            all.len(),
+            seeds.join(" ")
+        );
+        eprintln!(
+            "model:   seed {:#x}, step {}: {}",
+            f.seed, f.step, f.message
+        );
         for line in &f.log {
             eprintln!("model:     {line}");
         }
     }
+    // Nothing the run relies on may have silently not happened.
+    let never: Vec<_> = ops::OPS
+        .iter()
+        .map(|(op, _)| *op)
+        .filter(|op| !stats.ran.contains_key(op))
+        .collect();
+    assert!(never.is_empty(), "operations that never ran: {never:?}");
+    assert!(stats.hit > 0, "fail-nth never fired");
     assert!(
         failures.is_empty(),
         "{failed} of {SEQUENCES} sequences disagree with the model; the first: seed {:#x}: {}",

@@ -8,11 +8,9 @@ use super::rng::Rng;
 use super::world::{Node, What, World};
 use iommufd::arch::Selftest;
 use iommufd::mock::MockDevice;
-use iommufd::states::{
-    DeviceState, EventQueue, HwQueue, IoasReady, S2Allocated, VIommuAllocated,
-};
+use iommufd::states::{DeviceState, EventQueue, HwQueue, IoasReady, S2Allocated, VIommuAllocated};
 use iommufd::{FaultQueue, FaultQueueId, HwptId, IommuFd};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 /// A value the sequence holds: a crate handle, or an object it made through the
@@ -83,6 +81,8 @@ pub struct Failure {
 pub struct Stats {
     pub steps: u64,
     pub pairs: HashSet<(OpKind, OpKind)>,
+    /// Steps run per operation.
+    pub ran: HashMap<OpKind, u64>,
     pub armed: u64,
     pub hit: u64,
 }
@@ -143,6 +143,7 @@ impl<'e> Seq<'e> {
                     }
                     previous = Some(kind);
                     stats.steps += 1;
+                    *stats.ran.entry(kind).or_default() += 1;
                 }
                 Err(m) => {
                     self.discrepancy(m);
@@ -162,7 +163,8 @@ impl<'e> Seq<'e> {
     fn step(&mut self, stats: &mut Stats) -> Result<OpKind, String> {
         loop {
             let kind = OpKind::pick(&mut self.rng);
-            self.arm = (kind.injectable() && self.rng.one_in(4)).then(|| 1 + self.rng.below(8) as u32);
+            self.arm =
+                (kind.injectable() && self.rng.one_in(4)).then(|| 1 + self.rng.below(8) as u32);
             self.fired = false;
             let before = self.log.len();
             if !self.exec(kind)? {
@@ -183,7 +185,11 @@ impl<'e> Seq<'e> {
     }
 
     fn roots(&self) -> Vec<Node> {
-        self.live.iter().map(|l| l.node).chain(self.leaked.iter().copied()).collect()
+        self.live
+            .iter()
+            .map(|l| l.node)
+            .chain(self.leaked.iter().copied())
+            .collect()
     }
 
     /// The kernel against the model after a step. Disagreements are recorded, then
@@ -192,7 +198,11 @@ impl<'e> Seq<'e> {
         self.world.update(self.roots());
         let wrong = check::scan(&self.fd, &self.world);
         if !wrong.is_empty() {
-            let message = wrong.iter().map(|w| w.to_string(&self.world)).collect::<Vec<_>>().join("; ");
+            let message = wrong
+                .iter()
+                .map(|w| w.to_string(&self.world))
+                .collect::<Vec<_>>()
+                .join("; ");
             self.discrepancy(message);
             for w in wrong {
                 match w.node {
@@ -306,7 +316,12 @@ impl<'e> Seq<'e> {
     /// Without an injected fault, the call must succeed exactly when the model
     /// says it can. A disagreement is recorded and the sequence goes on, with the
     /// model following what the kernel did (so one defect does not hide the next).
-    pub fn expect<T>(&mut self, what: &str, predicted: bool, r: &iommufd::Result<T>) -> Result<(), String> {
+    pub fn expect<T>(
+        &mut self,
+        what: &str,
+        predicted: bool,
+        r: &iommufd::Result<T>,
+    ) -> Result<(), String> {
         if !self.fired && predicted != r.is_ok() {
             self.discrepancy(match r {
                 Ok(_) => format!("{what}: the model says it must fail, it succeeded"),

@@ -117,9 +117,10 @@ impl What {
             What::Stdev { idev, attached } => vec![*idev, *attached],
             What::IoasArc { ioas } => vec![*ioas],
             What::S2Arc { s2, ioas } => vec![*s2, *ioas],
-            What::ViommuArc { viommu, bypass, s2 } => {
-                [Some(*viommu), *bypass, Some(*s2)].into_iter().flatten().collect()
-            }
+            What::ViommuArc { viommu, bypass, s2 } => [Some(*viommu), *bypass, Some(*s2)]
+                .into_iter()
+                .flatten()
+                .collect(),
             What::Binding {
                 dev,
                 vdevice,
