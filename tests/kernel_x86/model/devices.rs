@@ -45,7 +45,7 @@ impl Seq<'_> {
         self.note(format!("MockDevice::new on {pt:?}"));
         let r = self.call(|_, fd| MockDevice::new(fd, pt));
         self.outcome(&r);
-        self.expect("MockDevice::new", target.is_some(), &r)?;
+        self.expect("MockDevice::new", target.is_some(), &r);
         let Ok(dev) = r else { return Ok(true) };
         let Some(target) = target else {
             return Err("MockDevice::new: attached where the model says it cannot".into());
@@ -119,14 +119,8 @@ impl Seq<'_> {
         self.note(format!("bind h{name} to h{vname} as {virt_id}"));
         let r = self.call(|_, _| viommu.bind(dev, virt_id));
         drop(viommu);
-        match r {
+        let (handle, node, result) = match r {
             Ok(bound) => {
-                self.outcome::<()>(&Ok(()));
-                self.expect(
-                    "bind",
-                    bypass.is_some() && !taken,
-                    &Ok::<(), iommufd::Error>(()),
-                )?;
                 let Some(bypass) = bypass else {
                     return Err("bind: bound with no bypass stage 1".into());
                 };
@@ -147,18 +141,18 @@ impl Seq<'_> {
                         viommu: arc,
                     },
                 );
-                self.put_back(name, Handle::Bound(bound.into()), binding);
-                Ok(true)
+                (Handle::Bound(bound.into()), binding, Ok(()))
             }
+            // The device comes back as it was.
             Err(e) => {
                 let (dev, error) = e.into_parts();
-                let r: iommufd::Result<()> = Err(error);
-                self.outcome(&r);
-                self.put_back(name, Handle::Dev(dev), node);
-                self.expect("bind", bypass.is_some() && !taken, &r)
-                    .map(|_| true)
+                (Handle::Dev(dev), node, Err(error))
             }
-        }
+        };
+        self.outcome(&result);
+        self.expect("bind", bypass.is_some() && !taken, &result);
+        self.put_back(name, handle, node);
+        Ok(true)
     }
 
     pub(super) fn attach(&mut self, stdev: Node, to: Node) {
@@ -288,7 +282,8 @@ impl Seq<'_> {
             }
         });
         self.outcome(&result);
-        let checked = self.expect(&what, ok, &result).and_then(|()| match result {
+        self.expect(&what, ok, &result);
+        let checked = match result {
             Ok(()) => {
                 let stage1 = match (&state, nested) {
                     (DeviceState::Nested(n), true) => {
@@ -314,7 +309,7 @@ impl Seq<'_> {
             }
             // A failed transition gives the device back as it was.
             Err(_) => self.same_state(node, &state),
-        });
+        };
         self.put_back(name, Handle::Bound(state), node);
         checked.map(|()| true)
     }
@@ -330,25 +325,26 @@ impl Seq<'_> {
         };
         let (dev, _, _, arc) = self.binding(node);
         self.note(format!("unbind h{name}"));
-        match self.call(|_, _| bound.unbind()) {
+        let (handle, node, result) = match self.call(|_, _| bound.unbind()) {
             Ok(device) => {
-                self.outcome::<()>(&Ok(()));
                 // The device stays on the stage 2 of the vIOMMU it left.
                 let s2 = self.world.object_of(self.world.viommu_arc_s2(arc));
                 self.attach(dev, s2);
-                self.put_back(name, Handle::Dev(device), dev);
+                (Handle::Dev(device), dev, Ok(()))
             }
             Err(e) => {
                 let (bound, error) = e.into_parts();
-                let r: iommufd::Result<()> = Err(error);
-                self.outcome(&r);
-                let state = DeviceState::Bound(bound);
-                let same = self.same_state(node, &state);
-                self.put_back(name, Handle::Bound(state), node);
-                self.expect("unbind", true, &r)?;
-                same?;
+                (Handle::Bound(DeviceState::Bound(bound)), node, Err(error))
             }
-        }
+        };
+        self.outcome(&result);
+        self.expect("unbind", true, &result);
+        let same = match &handle {
+            Handle::Bound(state) => self.same_state(node, state),
+            _ => Ok(()),
+        };
+        self.put_back(name, handle, node);
+        same?;
         Ok(true)
     }
 }

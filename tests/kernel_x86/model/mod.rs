@@ -7,7 +7,6 @@
 //! (see `world`), and at the end of each sequence everything is dropped in a random
 //! order and nothing may be left: no object, no pinned page.
 
-mod adapt;
 mod check;
 mod devices;
 mod ops;

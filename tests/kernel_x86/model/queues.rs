@@ -1,7 +1,6 @@
 //! HW queues, event queues, invalidations, and the objects a VMM may make
 //! through the id-level API beside the typed states (fault queues, nested HWPTs).
 
-use super::adapt;
 use super::ops::iova;
 use super::seq::{Handle, Seq};
 use super::world::{SLOTS, What};
@@ -37,7 +36,7 @@ impl Seq<'_> {
                 .alloc_event_queue(depth)
         });
         self.outcome(&r);
-        self.expect("alloc_event_queue", free, &r)?;
+        self.expect("alloc_event_queue", free, &r);
         if let Ok(q) = r {
             let obj = self.world.add(Some(q.id().raw()), What::Veventq { viommu });
             let node = self.world.add(None, What::Holds(vec![obj, arc]));
@@ -95,29 +94,17 @@ impl Seq<'_> {
             .is_some();
         // The mock has two queues per vIOMMU.
         let ok = index < 2 && !taken && self.maps(ioas)[slot].is_some();
-        // Before the chain fix, the next queue needs a vIOMMU handle.
-        let v = (0..self.live.len()).find(|&j| self.viommu_arc(&self.live[j]) == Some(arc));
-        let r = self.call(|live, _| match next {
-            true => {
-                let Handle::Queue(q) = &live[i].handle else {
-                    unreachable!("picked a queue")
-                };
-                adapt::next_queue(q, v.and_then(|v| live[v].handle.viommu()), ipa, length)
-            }
-            false => Some(adapt::first_queue(
-                live[i].handle.viommu().expect("a vIOMMU"),
-                ipa,
-                length,
-            )),
+        let r = self.call(|live, _| match &live[i].handle {
+            Handle::Queue(q) => q.alloc_next(ipa, length),
+            h => h.viommu().expect("a vIOMMU").alloc_hw_queue(ipa, length),
         });
-        let Some(r) = r else { return Ok(false) };
         let how = if next { "alloc_next" } else { "alloc_hw_queue" };
         self.note(format!(
             "{how} (index {index}) on h{} at slot {slot} + {offset:#x}, {length:#x} bytes",
             self.live[i].name
         ));
         self.outcome(&r);
-        self.expect(how, ok, &r)?;
+        self.expect(how, ok, &r);
         let Ok(q) = r else { return Ok(true) };
         if q.index() != index {
             return Err(format!("{how}: made queue {}, not {index}", q.index()));
@@ -287,7 +274,7 @@ impl Seq<'_> {
         self.note("IommuFd::alloc_fault_queue".into());
         let r = self.call(|_, fd| fd.alloc_fault_queue());
         self.outcome(&r);
-        self.expect("alloc_fault_queue", true, &r)?;
+        self.expect("alloc_fault_queue", true, &r);
         if let Ok(q) = r {
             let id = q.id();
             let node = self.world.add(Some(id.raw()), What::FaultQueue);
@@ -329,7 +316,7 @@ impl Seq<'_> {
             fd.alloc_hwpt(&req)
         });
         self.outcome(&r);
-        self.expect("raw alloc_hwpt", true, &r)?;
+        self.expect("raw alloc_hwpt", true, &r);
         if let Ok(id) = r {
             let node = self.world.add(
                 Some(id.raw()),
