@@ -27,7 +27,7 @@ for f in ${IOMMUFD_GUEST_EXTRA_FILES:-}; do cp "$f" "$root/"; done
 quoted=""
 for a in "$@"; do quoted+=" '${a//\'/\'\\\'\'}'"; done
 envs=""
-for v in RUST_BACKTRACE RUST_TEST_THREADS RUST_LOG IOMMUFD_BENCH_SECONDS; do
+for v in RUST_BACKTRACE RUST_TEST_THREADS RUST_LOG IOMMUFD_BENCH_SECONDS IOMMUFD_MODEL_SEED; do
     [ -n "${!v:-}" ] && envs+="export $v='${!v}'; "
 done
 cat >"$root/init" <<INIT

@@ -131,8 +131,8 @@ impl<'e> Seq<'e> {
     }
 
     /// Runs `len` steps, then drops everything left; returns every disagreement
-    /// found. An error the model cannot follow ends the sequence.
-    pub fn run(mut self, len: usize, stats: &mut Stats) -> Vec<Failure> {
+    /// found, and the steps. An error the model cannot follow ends the sequence.
+    pub fn run(mut self, len: usize, stats: &mut Stats) -> (Vec<Failure>, Vec<String>) {
         let mut previous = None;
         for step in 0..len {
             self.step = step;
@@ -147,7 +147,7 @@ impl<'e> Seq<'e> {
                 }
                 Err(m) => {
                     self.discrepancy(m);
-                    return self.found;
+                    return (self.found, self.log);
                 }
             }
         }
@@ -155,7 +155,9 @@ impl<'e> Seq<'e> {
         if let Err(m) = self.teardown() {
             self.discrepancy(m);
         }
-        self.found
+        // Moved out of `self` so the handles (and the fd) go after the checks.
+        let found = std::mem::take(&mut self.found);
+        (found, std::mem::take(&mut self.log))
     }
 
     /// One random operation that applies to what the sequence holds, then the
@@ -179,7 +181,7 @@ impl<'e> Seq<'e> {
                 }
             }
             self.arm = None;
-            self.check()?;
+            self.check();
             return Ok(kind);
         }
     }
@@ -195,7 +197,7 @@ impl<'e> Seq<'e> {
 
     /// The kernel against the model after a step. Disagreements are recorded, then
     /// the model takes the kernel's side.
-    pub fn check(&mut self) -> Result<(), String> {
+    pub fn check(&mut self) {
         self.world.update(self.roots());
         let wrong = check::scan(&self.fd, &self.world);
         if !wrong.is_empty() {
@@ -223,10 +225,9 @@ impl<'e> Seq<'e> {
                 self.discrepancy(m);
             }
         }
-        Ok(())
     }
 
-    /// Drops everything left in a random order, then checks that nothing is left.
+    /// Drops everything left in a random order, checking after each drop.
     fn teardown(&mut self) -> Result<(), String> {
         self.log.push("-- teardown --".into());
         let mut order: Vec<u32> = self.live.iter().map(|l| l.name).collect();
@@ -246,16 +247,13 @@ impl<'e> Seq<'e> {
             } else {
                 stuck = 0;
             }
-            self.check()?;
+            self.check();
         }
-        // Only what the kernel kept against the model may be left.
-        self.world.update(self.leaked.clone());
-        let leaked = self.world.live_ids();
-        self.world.update(self.roots());
-        let left = self.world.live_ids();
-        if left != leaked {
-            return Err(format!("model bug: still live after teardown: {left:?}"));
-        }
+        // The check after the last drop compared the kernel with a model where
+        // nothing is live (but what it already reported leaked): every id the
+        // sequence saw, and a few past them, is gone, and no page of the user
+        // buffer is pinned.
+        debug_assert!(self.live.is_empty());
         Ok(())
     }
 
