@@ -116,9 +116,10 @@ pub(super) fn no_default(kind: DefaultStage1) -> Error {
     Error::InvalidInput {
         op: Op::HwptAlloc,
         field: "kind",
+        // The family has none, or a failed `try_destroy` could not make it again.
         reason: match kind {
-            DefaultStage1::Bypass => "this IOMMU family has no bypass stage 1",
-            DefaultStage1::Abort => "this IOMMU family has no abort stage 1",
+            DefaultStage1::Bypass => "the vIOMMU has no bypass stage 1",
+            DefaultStage1::Abort => "the vIOMMU has no abort stage 1",
         },
     }
 }

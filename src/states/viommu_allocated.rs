@@ -90,6 +90,11 @@ impl<F: Family> VIommuAllocated<F> {
         self.inner.viommu.id()
     }
 
+    /// The device the vIOMMU was allocated for (its defaults are made for it too).
+    pub fn dev_id(&self) -> DevId {
+        self.inner.dev_id
+    }
+
     /// The stage 2 it sits on.
     pub fn s2(&self) -> &S2Allocated {
         &self.inner.s2
@@ -121,8 +126,10 @@ impl<F: Family> VIommuAllocated<F> {
         virt_id: u64,
     ) -> Result<VDeviceBound<F, D>, TransitionError<D>> {
         let Some(initial) = self.default_hwpt(F::INITIAL) else {
-            let e = Error::kernel(crate::Op::HwptAlloc, rustix::io::Errno::OPNOTSUPP);
-            return Err(TransitionError::new(dev, e));
+            return Err(TransitionError::new(
+                dev,
+                super::vdevice_bound::no_default(F::INITIAL),
+            ));
         };
         let vdevice = match KernelObject::make(self.iommufd(), |fd| {
             fd.alloc_vdevice(self.id(), dev.dev_id(), virt_id)
@@ -163,12 +170,18 @@ impl<F: Family> VIommuAllocated<F> {
     }
 
     /// Destroys the vIOMMU and its defaults now and reports the kernel's answer.
-    /// All or nothing: fails, giving the handle back with its defaults, while other
-    /// handles or devices share it, or while something made outside this crate (a
-    /// vEVENTQ, a HW queue, a nested HWPT from [`IommuFd`]) holds the vIOMMU. The
-    /// defaults must go before the kernel can destroy the vIOMMU, so on that failure
-    /// they are made again: same configurations, new ids (no device can be on them,
-    /// as no [`VDeviceBound`] shares the handle).
+    /// Fails, giving the handle back, while other handles or devices share it, or
+    /// while something made outside this crate (a vEVENTQ, a HW queue, a nested
+    /// HWPT from [`IommuFd`]) holds the vIOMMU.
+    ///
+    /// The defaults must go before the kernel can destroy the vIOMMU, so on that
+    /// last failure they are made again: same configurations, new ids (no device
+    /// can be on them, as no [`VDeviceBound`] shares the handle). The kernel makes
+    /// them only for a bound device, the one the vIOMMU was allocated for
+    /// ([`dev_id`](Self::dev_id)): while it is bound the call is all or nothing;
+    /// once it is gone (or the kernel is out of memory), a default that could not
+    /// be made again stays missing, and [`bind`](Self::bind) and `switch_default` to
+    /// it fail with [`Error::InvalidInput`] naming it.
     pub fn try_destroy(self) -> Result<(), TransitionError<Self>> {
         let mut inner = match Arc::try_unwrap(self.inner) {
             Ok(inner) => inner,

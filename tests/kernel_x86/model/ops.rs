@@ -455,7 +455,13 @@ impl Seq<'_> {
         if let What::ViommuArc { bypass, .. } = self.world.what_mut(node) {
             *bypass = new;
         }
-        if new.is_none() && !self.fired {
+        // Documented: the defaults are made again for the device the vIOMMU was
+        // allocated for, so one may stay missing only once that device is gone.
+        let device_bound = self
+            .fd
+            .hw_info::<iommufd::uapi::IommuTestHwInfo>(v.dev_id())
+            .is_ok();
+        if new.is_none() && !self.fired && device_bound {
             self.discrepancy(
                 "vIOMMU try_destroy failed and the handle came back without its bypass stage 1 (not all-or-nothing)".into(),
             );
