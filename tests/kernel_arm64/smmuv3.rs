@@ -333,3 +333,36 @@ fn teardown_detaches_a_device_whose_fd_management_still_holds() {
     assert_eq!(fd.pending_destroys(), 0);
     drop(management);
 }
+
+#[test]
+#[ignore = "needs the arm64 guest with an SMMUv3 and VFIO devices: run rig/arm64-tier.sh"]
+fn the_vste_builder_builds_exactly_the_context_pointers_the_driver_takes() {
+    use smmuv3::{Ste, SteError};
+    let (g, bound) = phase1();
+    // Bits 51:6, all set: the highest context pointer an S1ContextPtr holds. The
+    // driver takes it (the CD is only read when the device does DMA).
+    let max = ((1u64 << 52) - 1) & !0x3f;
+    let ste = Ste::translate(max).unwrap();
+    assert_eq!(ste.s1_context_ptr(), max);
+    let nested = bound
+        .install(&ste.to_hwpt_data())
+        .map_err(|e| e.into_parts().1)
+        .unwrap();
+    let bound = nested.uninstall().map_err(|e| e.into_parts().1).unwrap();
+    // One bit higher is refused by the builder, and by the driver when a VMM puts
+    // it there by hand (the old builder did): EIO, the device stays on bypass.
+    for bit in [52, 53, 55] {
+        let address = max | (1 << bit);
+        assert_eq!(
+            Ste::translate(address).unwrap_err(),
+            SteError::S1ContextPtr(address)
+        );
+    }
+    let word0 = ste.words()[0] | (1 << 53);
+    let by_hand = smmuv3::vste(word0, ste.words()[1]);
+    let e = bound.install(&by_hand).unwrap_err();
+    assert_eq!(e.error().errno(), Some(Errno::IO));
+    let bound = e.into_value();
+    assert_eq!(bound.default_stage1(), DefaultStage1::Bypass);
+    drop(g);
+}
