@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Timing helpers shared by the benches: repeated runs, min and median.
 
 #![allow(dead_code)]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! In-guest benchmark of IOMMU_HWPT_INVALIDATE on a vIOMMU: the crate's batched
 //! `invalidate`, its `InvalidationBatch`, a raw ioctl loop written here with the same
 //! batches, and one command per ioctl: ns per command, min and median of interleaved

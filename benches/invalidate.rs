@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Host micro-benchmarks of the invalidation hot path (`cargo bench`).
 //!
 //! - `InvalidationBatch::push_guest_command`: one raw guest command checked with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Prints the layout of every wire struct and the value of every constant the crate
 //! mirrors from the kernel's uAPI, one per line. `rig/header-check.sh` compares this
 //! with what the C compiler reads from the kernel's headers.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The nested-translation walkthrough, Phase 1 (VM boot) and Phase 2 (run time),
 //! against the kernel's mock IOMMU. Runs inside the kernel tier's guest:
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The headline walkthrough: a guest's SMMUv3 with nested translation on Linux's real
 //! arm-smmu-v3 driver (QEMU's emulated SMMUv3 in the arm64 guest), with a real VFIO
 //! device doing DMA:

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # The in-guest invalidation bench (benches/guest_invalidate.rs): x86 (kernel mock
 # IOMMU), arm64 (real arm-smmu-v3 driver), or all (both, then invalidation.svg is
 # redrawn from their output by rig/plot.py). Prints the tables.

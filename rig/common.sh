@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # Shared helpers for the kernel test rig. Sourced, never run.
 # shellcheck shell=bash
 

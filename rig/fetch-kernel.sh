@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # Downloads Debian's newest linux-source-$KERNEL_SERIES from trixie-backports through a
 # private apt configuration (trixie never enters the system's apt) and unpacks it into
 # the cache. Prints the source tree's path on stdout.

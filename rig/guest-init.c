@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 /*
  * /init of the arm64 test guest (static, no shell needed): mounts the pseudo
  * filesystems, quiets the console, hands QEMU's edu devices to vfio-pci, runs

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # Cargo runner for the arm64 kernel tier: boots the arm64 test kernel on QEMU's virt
 # machine with an emulated SMMUv3 (both stages) and two edu devices on vfio-pci, with
 # BINARY as the workload, and exits with its status.

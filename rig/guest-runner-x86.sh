@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # Cargo runner for the x86_64 kernel tier: boots the test kernel (mock IOMMU) under
 # QEMU with BINARY as the workload and exits with its status.
 # Usage: guest-runner-x86.sh BINARY [ARGS...]

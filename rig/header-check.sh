@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # Checks the crate's uAPI mirror against the kernel's own headers (see header_check.py).
 source "$(dirname "$0")/common.sh"
 need_cmd gcc; need_cmd python3

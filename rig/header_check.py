@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 """Compares the crate's uAPI mirror with the kernel's headers, through the C compiler.
 
 Input: the `uapi_layout` example's output (struct sizes, alignments, field offsets and

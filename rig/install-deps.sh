@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # Installs what the kernel tiers need from Debian's archive. Idempotent: does nothing
 # when every package is already there. Usage: install-deps.sh [x86|arm64|all]
 source "$(dirname "$0")/common.sh"

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 """Patches QEMU's ACPI IORT so Linux grants nested translation on its SMMUv3.
 
 vIOMMU allocation needs the SMMU to have S2FWB (QEMU never sets it) or the PCI root

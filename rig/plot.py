@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 """Plots the in-guest invalidation bench (rig/bench.sh output) as an SVG: ns per
 command against batch size, log-log, for the crate, the raw loop and one command per
 ioctl, one panel per driver. Usage: plot.py BENCH_X86.txt BENCH_ARM64.txt > out.svg"""

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # Runs the kernel's own iommufd selftests (tools/testing/selftests/iommu) in the same
 # x86 guest as the crate's tests, so a broken rig can be told apart from a crate bug.
 # Linux 7.3.4's 8 dmabuf failures are fixed by rig/patches/01-selftest-dmabuf-fd.sh.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # The main job. By default the SMMUv3 walkthrough (examples/walkthrough_smmuv3.rs):
 # nested translation on Linux's real arm-smmu-v3 driver in the arm64 guest, with DMA
 # from a VFIO device. `rig/walkthrough.sh mock` runs the same story on the x86 guest's

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 # The x86_64 kernel tier: builds the crate's kernel tests (tests/kernel_x86) as a
 # static binary and runs them inside the mock-IOMMU guest. Extra arguments go to the
 # test harness (filters, --exact, --nocapture...). Usage: rig/x86-tier.sh [ARGS...]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The invalidation hot path: a fixed-capacity batch of guest invalidations, filled
 //! while the VMM drains the guest's command queue and sent as one
 //! `IOMMU_HWPT_INVALIDATE` per guest `CMD_SYNC` (or when full). No heap, no copy:

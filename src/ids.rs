@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Typed ids of iommufd objects, so one kind can never be passed for another.
 
 use core::fmt;

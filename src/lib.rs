@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Typed, safe bindings to Linux's iommufd (`/dev/iommu`) for virtual machine
 //! monitors that give a guest a hardware-accelerated virtual IOMMU through nested
 //! translation.
@@ -117,6 +118,7 @@ pub mod ids;
 mod ioctl;
 mod iommufd;
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
 pub mod payload;
 pub mod states;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The kernel's mock IOMMU (`CONFIG_IOMMUFD_TEST`), for tests: mock devices that stand
 //! in for VFIO devices, and the mock's checks as assertion helpers that read the
 //! kernel's own state (not the crate's bookkeeping).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Traits tying a driver payload type to the uAPI type number that announces it.
 //!
 //! The arch families (`crate::arch`) implement them for their payloads; a VMM can

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Every parser of untrusted guest input on arbitrary bytes: vSTE, CMDQ commands
 //! under several SMMU capability sets, vEVENT records and hw_info. None may panic;
 //! whatever the classifier forwards must be the guest's bytes unchanged and must

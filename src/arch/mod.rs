@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! IOMMU families: what each driver's vIOMMU speaks.
 //!
 //! A [`Family`] ties together the payload types of one kind of virtual IOMMU: the
@@ -12,11 +13,13 @@
 //! - `Selftest` (feature `mock`): the kernel's mock IOMMU.
 
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod selftest;
 pub mod smmuv3;
 pub mod tegra241;
 
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use selftest::Selftest;
 pub use smmuv3::Smmuv3;
 pub use tegra241::Tegra241Cmdqv;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The kernel's mock IOMMU as a family (`IOMMU_VIOMMU_TYPE_SELFTEST`), for tests.
 //!
 //! The mock's nested HWPT data is the value its four IOTLB entries start with; it

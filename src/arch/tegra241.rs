@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! NVIDIA Tegra241 CMDQV (`IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV`): an SMMUv3 with
 //! virtual command queues the guest drives directly. Stage-1 configurations and the
 //! commands the kernel forwards are SMMUv3's; what differs is the vIOMMU data (the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Devices bound to an iommufd: what the lifecycle needs of one, and the VFIO cdev
 //! implementation a VMM uses. The kernel's mock device (feature `mock`) is in
 //! [`crate::mock`].

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! VFIO device cdevs (`/dev/vfio/devices/vfioN`) bound to an iommufd.
 
 use super::Device;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The one iommufd command that lets a device reach this process's own memory.
 //! It lives here, with the other `unsafe` code, because its safety contract is the
 //! caller's.

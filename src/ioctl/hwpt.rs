@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! HWPT commands: allocation, hw_info, dirty tracking, invalidation, fault queues.
 
 #![allow(unsafe_code)]

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! IOAS commands, `IOMMU_DESTROY`, `IOMMU_OPTION` and `IOMMU_VFIO_IOAS`.
 
 #![allow(unsafe_code)]

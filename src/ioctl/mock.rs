@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! `IOMMU_TEST_CMD`, the kernel mock IOMMU's test command, and a raw hook for
 //! failures the typed API cannot produce.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The only place that talks to the kernel through `ioctl(2)`: one thin function per
 //! command, each turning borrowed Rust buffers into the user pointers of its wire
 //! struct, so the pointer the kernel follows is always valid for the call.

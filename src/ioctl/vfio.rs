@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The VFIO device cdev's iommufd commands (issued on the device's fd).
 
 #![allow(unsafe_code)]

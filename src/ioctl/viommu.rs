@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! vIOMMU, vDEVICE, vEVENTQ and HW queue commands.
 
 #![allow(unsafe_code)]

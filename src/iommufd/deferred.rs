@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Destroys the kernel refused while something outside the crate's handles still
 //! held the object (a device attached straight to an IOAS, a HWPT still attached
 //! through a lent device fd): retried whenever what may have held them goes.

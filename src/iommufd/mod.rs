@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! [`IommuFd`]: the `/dev/iommu` file descriptor and the commands issued on it.
 //!
 //! This is the id-level layer: each method is one kernel command with typed ids and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! What [`VDeviceBound`](super::VDeviceBound) and [`Nested`](super::Nested) share: a
 //! device, its vDEVICE, its own stage-1 HWPT if any, and the vIOMMU.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! [`DeviceState`]: the per-device states in one type, for a VMM that stores a device
 //! whose state the guest changes at run time.
 

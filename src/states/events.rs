@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! [`EventQueue`]: a vIOMMU's vEVENTQ, and a decoder for what it reads.
 
 use super::VIommuAllocated;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! [`HwQueue`]: a guest command queue handed to the hardware (Tegra241 VCMDQs, the
 //! mock's queues).
 

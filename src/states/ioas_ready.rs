@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! [`IoasReady`]: an I/O address space, the first state.
 
 use super::object::KernelObject;

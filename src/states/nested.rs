@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! [`Nested`]: a device translated by the guest's stage 1 on top of stage 2.
 
 use super::binding::Binding;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! [`KernelObject`]: one iommufd object owned by the crate, destroyed exactly once.
 
 use crate::error::{Error, ErrorKind, Result};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! [`S2Allocated`]: the stage-2 (nest-parent) page table, the second state.
 
 use super::object::KernelObject;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! [`VDeviceBound`]: a device the guest can see, on a shared default stage 1.
 
 use super::binding::Binding;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! [`VIommuAllocated`]: a virtual IOMMU and its default stage-1 HWPTs, the third
 //! state.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Ioctl request numbers and the uAPI's enum constants, by their C names.
 
 use rustix::ioctl::{Opcode, opcode};

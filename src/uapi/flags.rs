@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The uAPI's flag words as bitflags, with a table of their C names for the header
 //! check.
 

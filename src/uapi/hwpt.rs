@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Hardware page tables: allocation, hw_info, dirty tracking, invalidation, faults.
 
 use super::layout::{pin_layout, wire_struct};

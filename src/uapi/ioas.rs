@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! IOAS commands: allocation, IOVA ranges, mapping, copying, unmapping, options.
 
 use super::layout::{pin_layout, wire_struct};

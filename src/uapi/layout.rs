@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Layout records of the wire structs, read by the header check
 //! (`rig/header-check.sh`), which compares them with what the C compiler says of the
 //! kernel's own headers.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Mirrors of Linux 7.3's `include/uapi/linux/iommufd.h` and the VFIO device cdev
 //! structs a VMM needs with it.
 //!
@@ -34,6 +35,7 @@ pub use flags::*;
 pub use hwpt::*;
 pub use ioas::*;
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use selftest::*;
 pub use vendor::*;
 pub use vfio::*;
@@ -88,6 +90,7 @@ pub const STRUCTS: &[StructLayout] = &[
 
 /// The layout record of every mock (selftest) wire struct, for the header check.
 #[cfg(feature = "mock")]
+#[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub const MOCK_STRUCTS: &[StructLayout] = &[
     IommuTestCmd::LAYOUT,
     IommuTestCmdAddReserved::LAYOUT,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The kernel's mock IOMMU (`CONFIG_IOMMUFD_TEST`, `drivers/iommu/iommufd/iommufd_test.h`):
 //! the `IOMMU_TEST_CMD` envelope, its per-operation payloads and the selftest driver
 //! data. Only for tests against the mock; behind the `mock` feature.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Driver-specific payloads: HWPT data, hw_info, invalidation entries, vIOMMU data and
 //! vEVENT records for Intel VT-d, ARM SMMUv3, AMD and NVIDIA Tegra241 CMDQV.
 //!

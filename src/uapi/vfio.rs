@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The VFIO device cdev ioctls a VMM needs with iommufd.
 
 use super::layout::{pin_layout, wire_struct};

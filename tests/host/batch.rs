@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The SMMUv3 batch's sorting of a guest queue, on a batch whose iommufd is
 //! `/dev/null`: queuing, stopping points and guest indices need no kernel, and any
 //! flush with entries reaches the "kernel" and fails with ENOTTY, which shows exactly

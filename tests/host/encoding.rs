@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Byte-level encodings of the wire structs and proptest round trips through bytes.
 
 use iommufd::uapi::*;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Error mapping: errno to kind, and messages that name the operation.
 
 use iommufd::{Error, ErrorKind, IommuFd, Op};

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Host tier: wire encodings, round trips, error mapping and input validation. Needs
 //! no kernel support: validation is proven by running against `/dev/null`, which would
 //! answer ENOTTY to any ioctl that got through.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Wrong orders do not compile: trybuild snapshots of the compiler's refusals
 //! (`tests/compile_fail/*.stderr`, made with the toolchain in rust-toolchain.toml).
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! SMMUv3 payloads: vSTE builder and parser, command classification, hw_info decode,
 //! event decode. Tables from the kernel's rules, round trips, and "no input panics".
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Bad input the crate can see is refused before any syscall, naming the field. The
 //! iommufd here is `/dev/null`: a call that reached the kernel would fail with ENOTTY
 //! instead, so each assertion also proves no syscall was made.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The crate's verdicts on guest STEs and commands against the real driver's: every
 //! entry of the shared tables goes to the kernel, and the crate must accept exactly
 //! what it accepts (and refuse, naming a field, what it answers EIO to).

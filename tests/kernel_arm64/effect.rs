@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Invalidation proven by effect: QEMU's SMMUv3 caches translations, so after the
 //! guest changes a stage-1 entry, DMA keeps using the old one until an invalidation
 //! reaches the SMMU. Each command kind the kernel forwards, sent through the crate's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! What the tests need around the crate: the VFIO region accesses a VMM takes from
 //! other crates, QEMU's edu device as a DMA engine, guest RAM in a memfd, and the
 //! guest's side of stage 1 (page tables and a context descriptor), written into that

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Kernel tier, arm64: the crate against Linux's real arm-smmu-v3 driver on QEMU's
 //! emulated SMMUv3 (both stages), with QEMU's edu devices on vfio-pci.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The SMMUv3 family through the crate's public API, against the real driver.
 
 use crate::guest::*;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The invalidation batch on the mock: one ioctl per flush, errors mapped back to
 //! the guest's queue index, and no heap allocation on push, flush or invalidate,
 //! on the success path and on the error path.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Helpers shared by the kernel tests.
 
 #![allow(unsafe_code)] // test buffers handed to the kernel for DMA

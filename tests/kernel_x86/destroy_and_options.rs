@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! DESTROY, OPTION, VFIO_IOAS, and the kernel's size checks (E2BIG, EINVAL).
 
 use crate::common::*;

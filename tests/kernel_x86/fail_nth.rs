@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The kernel's per-thread fault injection (`/proc/thread-self/fail-nth`): the n-th
 //! fault-injection site this thread reaches after arming fails.
 

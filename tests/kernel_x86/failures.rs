@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! What really happened when something fails: an invalidation that failed before
 //! any entry is no refusal of one, and whatever holds an object keeps it alive, in
 //! any drop order (issue 13). Each test failed on the code before its fix.

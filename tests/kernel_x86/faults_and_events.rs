@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! VEVENTQ_ALLOC with vEVENT reads, FAULT_QUEUE_ALLOC with I/O page faults.
 
 use crate::common::*;

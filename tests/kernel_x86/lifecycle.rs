@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The typestate lifecycle against the mock IOMMU: Phase 1 and Phase 2, teardown in
 //! every drop order, half-way failures (bad input and fail-nth at every step) and
 //! failed switches, each checked through the kernel, not the crate's bookkeeping.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Kernel tier, x86_64: every wrapped iommufd ioctl against Linux's mock IOMMU
 //! (`CONFIG_IOMMUFD_TEST`), its success path and the failures the kernel documents,
 //! with effects checked through the mock's own checks.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! VIOMMU_ALLOC, VDEVICE_ALLOC, HW_QUEUE_ALLOC and HWPT_INVALIDATE on a vIOMMU.
 
 use crate::common::*;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! A global allocator that counts the allocations of the current thread while asked
 //! to, so a test can prove a code path allocates nothing.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Tables of guest STEs and commands with the verdict Linux 7.3's arm-smmu-v3 driver
 //! gives them, derived from its rules (`arm_smmu_validate_vste`,
 //! `arm_vsmmu_validate_user_cmd`, `arm_vsmmu_convert_user_cmd`). The host tests check

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! SMMUv3 identification registers (SMMU_IDR0..5, IIDR, AIDR from `GET_HW_INFO`)
 //! decoded into typed capabilities, and a check that a virtual SMMU a VMM wants to
 //! present fits the physical one.

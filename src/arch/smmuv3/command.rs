@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! SMMUv3 command queue entries (SMMUv3 spec, section 4): constructors for the
 //! commands Linux forwards from a guest (`IOMMU_HWPT_INVALIDATE` on a vIOMMU) and for
 //! the ones that frame a guest batch.

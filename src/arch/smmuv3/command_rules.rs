@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! [`CommandRules`]: the guest command checks of one virtual SMMU, worked out once
 //! from its capabilities, so that a legal invalidation costs a table lookup and two
 //! mask tests while the VMM drains the guest's queue.

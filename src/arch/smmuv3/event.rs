@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! SMMUv3 event records (SMMUv3 spec, section 7.3) as the kernel forwards them on a
 //! vEVENTQ: 32 bytes, StreamID already translated to the guest's (the vDEVICE's
 //! virtual id).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Sorting the guest's command queue: each raw 16-byte command a VMM reads from guest
 //! memory is untrusted. [`classify`] says what to do with it, and refuses exactly
 //! what Linux 7.3's `arm_vsmmu_validate_user_cmd` and `arm_vsmmu_convert_user_cmd`

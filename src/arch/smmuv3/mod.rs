@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! ARM SMMUv3 (`IOMMU_VIOMMU_TYPE_ARM_SMMUV3`), what the lifecycle needs of it: the
 //! vSTE words for abort and bypass, and [`Ste`] for stage-1 translation.
 //!

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The guest's Stream Table Entry (SMMUv3 spec, section 5.2), as a vIOMMU takes it:
 //! a typed builder, and a parser for untrusted guest bytes that accepts exactly what
 //! Linux 7.3's `arm_smmu_validate_vste` accepts, naming the field it refuses.

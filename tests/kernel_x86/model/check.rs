@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Checks of the kernel against the model, through the kernel only.
 
 use super::world::{Backing, Node, What, World};

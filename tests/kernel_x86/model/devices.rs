@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Mock devices and the per-device states: birth on an IOAS or HWPT, bind,
 //! the stage-1 transitions (typed and through the runtime holder), unbind.
 

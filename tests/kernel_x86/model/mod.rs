@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Issue 13: a model-based lifecycle test. Random sequences of the public API's
 //! operations (IOAS, mappings, stage 2, vIOMMU, devices bound and unbound, stage-1
 //! switches through the typed states and the runtime holder, HW queues, event and

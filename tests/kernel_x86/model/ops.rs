@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The operations a sequence draws from: each picks its arguments among what the
 //! sequence holds, predicts from the model whether the call must succeed, calls
 //! the public API, and updates the model from what actually happened.

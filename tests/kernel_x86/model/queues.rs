@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! HW queues, event queues, invalidations, and the objects a VMM may make
 //! through the id-level API beside the typed states (fault queues, nested HWPTs).
 

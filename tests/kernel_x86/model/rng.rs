@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! A tiny deterministic PRNG (splitmix64): a seed replays a sequence exactly, and the
 //! test needs no dependency for it.
 

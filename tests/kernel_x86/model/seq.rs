@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! One sequence: the handles it holds, the model beside them, the step loop and the
 //! final teardown.
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The model: the kernel objects a sequence made, the crate handles' shared parts,
 //! and what keeps what alive. An object must exist exactly while it is reachable
 //! from a live handle: a handle holds its shared part, a shared part holds its
