@@ -40,6 +40,9 @@ pub enum Op {
     QueueWrite,
     /// A command of the kernel's mock IOMMU (`IOMMU_TEST_CMD`).
     TestCmd,
+    /// Attaching a device to a page table, whatever the device (the lifecycle's
+    /// bind, install and switch steps).
+    Attach,
 }
 
 impl Op {
@@ -74,6 +77,7 @@ impl Op {
             Op::QueueRead => "read",
             Op::QueueWrite => "write",
             Op::TestCmd => "IOMMU_TEST_CMD",
+            Op::Attach => "attach",
         }
     }
 }
@@ -93,7 +97,8 @@ pub enum ErrorKind {
     Busy,
     /// ENOENT (or ENODEV): no such object, or not of the kind the command needs.
     NotFound,
-    /// EOPNOTSUPP (or ENOTTY): the kernel or driver does not support this.
+    /// EOPNOTSUPP (or ENOTTY): the kernel or driver does not support this; also
+    /// [`Error::Unsupported`], the crate's own refusal of the same kind.
     NotSupported,
     /// EINVAL: the kernel refused an argument.
     InvalidArgument,
@@ -135,6 +140,16 @@ pub enum Error {
         op: Op,
         /// The argument at fault.
         field: &'static str,
+        /// Why.
+        reason: &'static str,
+    },
+    /// The crate refused a request it knows cannot be done here, without an errno
+    /// from the kernel: a family without that default stage 1, a device that
+    /// cannot detach, a device whose IOMMU reports another kind of hw_info.
+    #[error("{op}: {reason}")]
+    Unsupported {
+        /// The command or step that was not done.
+        op: Op,
         /// Why.
         reason: &'static str,
     },
@@ -181,7 +196,9 @@ impl Error {
     pub fn errno(&self) -> Option<Errno> {
         match self {
             Error::Kernel { errno, .. } | Error::Invalidation { errno, .. } => Some(*errno),
-            Error::InvalidInput { .. } | Error::StillShared { .. } => None,
+            Error::InvalidInput { .. } | Error::Unsupported { .. } | Error::StillShared { .. } => {
+                None
+            }
         }
     }
 
@@ -222,7 +239,9 @@ impl Error {
     /// The operation that failed.
     pub fn op(&self) -> Op {
         match self {
-            Error::Kernel { op, .. } | Error::InvalidInput { op, .. } => *op,
+            Error::Kernel { op, .. }
+            | Error::InvalidInput { op, .. }
+            | Error::Unsupported { op, .. } => *op,
             Error::Invalidation { .. } => Op::HwptInvalidate,
             Error::StillShared { .. } => Op::Destroy,
         }
@@ -230,8 +249,10 @@ impl Error {
 
     /// The documented case this error falls in.
     pub fn kind(&self) -> ErrorKind {
-        if let Error::StillShared { .. } = self {
-            return ErrorKind::Busy;
+        match self {
+            Error::StillShared { .. } => return ErrorKind::Busy,
+            Error::Unsupported { .. } => return ErrorKind::NotSupported,
+            _ => {}
         }
         let Some(errno) = self.errno() else {
             return ErrorKind::CrateValidation;

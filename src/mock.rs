@@ -148,7 +148,10 @@ impl Device for MockDevice {
     /// A mock device cannot be detached: it is destroyed instead. Always
     /// [`ErrorKind::NotSupported`](crate::ErrorKind::NotSupported).
     fn detach(&self) -> Result<()> {
-        Err(Error::kernel(Op::TestCmd, rustix::io::Errno::OPNOTSUPP))
+        Err(Error::Unsupported {
+            op: Op::Attach,
+            reason: "a mock device cannot be detached: drop it",
+        })
     }
 
     /// Attaches with `IOMMU_TEST_OP_PASID_ATTACH`, or replaces with

@@ -153,7 +153,10 @@ impl IommuFd {
         let mut data = T::new_zeroed();
         let info = self.hw_info_raw(dev, Some(T::INFO_TYPE), data.as_mut_bytes())?;
         if info.data_type != T::INFO_TYPE {
-            return Err(Error::kernel(Op::GetHwInfo, rustix::io::Errno::OPNOTSUPP));
+            return Err(Error::Unsupported {
+                op: Op::GetHwInfo,
+                reason: "the device's IOMMU reports another kind of hw_info",
+            });
         }
         Ok((data, info))
     }

@@ -114,9 +114,8 @@ impl<F: Family, D: Device> VDeviceBound<F, D> {
 }
 
 pub(super) fn no_default(kind: DefaultStage1) -> Error {
-    Error::InvalidInput {
-        op: Op::HwptAlloc,
-        field: "kind",
+    Error::Unsupported {
+        op: Op::Attach,
         // The family has none, or a failed `try_destroy` could not make it again.
         reason: match kind {
             DefaultStage1::Bypass => "the vIOMMU has no bypass stage 1",

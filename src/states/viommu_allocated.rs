@@ -182,7 +182,7 @@ impl<F: Family> VIommuAllocated<F> {
     /// ([`dev_id`](Self::dev_id)): while it is bound the call is all or nothing;
     /// once it is gone (or the kernel is out of memory), a default that could not
     /// be made again stays missing, and [`bind`](Self::bind) and `switch_default` to
-    /// it fail with [`Error::InvalidInput`] naming it.
+    /// it fail with [`Error::Unsupported`] naming it.
     pub fn try_destroy(self) -> Result<(), TransitionError<Self>> {
         let mut inner = match Arc::try_unwrap(self.inner) {
             Ok(inner) => inner,
