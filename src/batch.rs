@@ -223,7 +223,7 @@ impl<'a, F: Family, const N: usize> InvalidationBatch<'a, F, N> {
     #[inline]
     pub fn push(&mut self, guest_index: u32, entry: F::Invalidation) -> Result<(), BatchError> {
         if self.len >= N {
-            self.flush()?;
+            self.flush_full()?;
         }
         // len < N now (a flush empties the batch); `get_mut` keeps a panic path out.
         let len = self.len;
@@ -239,7 +239,16 @@ impl<'a, F: Family, const N: usize> InvalidationBatch<'a, F, N> {
 
     #[inline(always)]
     fn invalidate(&self, entries: &[F::Invalidation]) -> Result<(), Error> {
-        self.iommufd.invalidate(self.viommu, entries)
+        self.iommufd
+            .invalidate_one_call(self.viommu.into(), entries)
+    }
+
+    /// The flush of a full batch, once every `N` pushes: out of line, so the push
+    /// loop stays small.
+    #[cold]
+    #[inline(never)]
+    fn flush_full(&mut self) -> Result<(), BatchError> {
+        self.flush()
     }
 
     /// Sends what waits in one ioctl and empties the batch.

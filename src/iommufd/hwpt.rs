@@ -233,6 +233,7 @@ impl IommuFd {
     /// after `k` wait for the guest (a real SMMU halts its queue at CERROR_ILL).
     /// [`Error::refused_entry`] gives `k`;
     /// [`InvalidationBatch`](crate::batch::InvalidationBatch) does all of this for you.
+    #[inline]
     pub fn invalidate<E: InvalidationEntry>(
         &self,
         target: impl Into<InvalidateTarget>,
@@ -247,6 +248,49 @@ impl IommuFd {
         )
     }
 
+    /// [`invalidate`](Self::invalidate) of at most [`INVALIDATE_CHUNK`] entries in
+    /// one call, for the batch: the checks that hold by construction (typed entries,
+    /// few of them) are left out, so only the data type's check stands between the
+    /// caller and the syscall, and it folds away for a known family.
+    #[inline(always)]
+    pub(crate) fn invalidate_one_call<E: InvalidationEntry>(
+        &self,
+        target: InvalidateTarget,
+        entries: &[E],
+    ) -> Result<()> {
+        if entries.len() > INVALIDATE_CHUNK {
+            return self.invalidate(target, entries);
+        }
+        let Some(refusals) = Refusals::of(target, E::DATA_TYPE) else {
+            return self.invalidate(target, entries); // names the bad data type
+        };
+        let num = entries.len() as u32;
+        let (result, written) = ioctl::hwpt::hwpt_invalidate(
+            self.as_fd(),
+            target.raw(),
+            E::DATA_TYPE,
+            entries.as_bytes(),
+            size_of::<E>() as u32,
+            num,
+        );
+        match result {
+            Ok(()) => Ok(()),
+            Err(errno) => Err(Error::Invalidation {
+                errno,
+                refused: self.refused_entry(
+                    refusals,
+                    target.raw(),
+                    E::DATA_TYPE,
+                    errno,
+                    written,
+                    num,
+                ),
+                completed: 0,
+                requested: num,
+            }),
+        }
+    }
+
     /// [`invalidate`](Self::invalidate) for raw entries: `count` entries of
     /// `entry_len` bytes each from `data`, for testing the kernel's handling of
     /// `entry_len` and for entry layouts the crate has no type for.
@@ -256,6 +300,10 @@ impl IommuFd {
     /// [`INVALIDATE_MAX_ENTRIES`] entries, a `data_type` that no driver takes on this
     /// kind of target (VT-d's or the mock's on a HWPT; SMMUv3's or the mock's on a
     /// vIOMMU), `data` shorter than `entry_len * count`.
+    ///
+    /// Inlined: called from [`invalidate`](Self::invalidate), the entry type's
+    /// constants fold these checks away and no frame sits before the syscall.
+    #[inline]
     pub fn invalidate_raw(
         &self,
         target: impl Into<InvalidateTarget>,
@@ -364,6 +412,7 @@ enum Refusals {
 }
 
 impl Refusals {
+    #[inline]
     fn of(target: InvalidateTarget, data_type: u32) -> Option<Self> {
         use crate::uapi::{
             IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
