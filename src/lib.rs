@@ -124,6 +124,11 @@ pub mod payload;
 pub mod states;
 pub mod uapi;
 
+/// The README's code, compiled as a doc test so it cannot rot.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 pub use device::{Device, VfioDevice, VfioUnbound};
 pub use error::{Error, ErrorKind, Op, Result, TransitionError};
 pub use ids::*;
