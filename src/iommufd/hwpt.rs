@@ -265,28 +265,37 @@ impl IommuFd {
             return self.invalidate(target, entries); // names the bad data type
         };
         let num = entries.len() as u32;
+        let call = Call {
+            refusals,
+            target: target.raw(),
+            data_type: E::DATA_TYPE,
+            entry_len: size_of::<E>() as u32,
+            requested: num,
+        };
+        self.invalidate_call(&call, entries.as_bytes(), 0, num)
+    }
+
+    /// One `IOMMU_HWPT_INVALIDATE` of `num` entries of `data`, the first being
+    /// entry `done` of the `call`; a failure says which entry, if any, was refused.
+    #[inline(always)]
+    fn invalidate_call(&self, call: &Call, data: &[u8], done: u32, num: u32) -> Result<()> {
         let (result, written) = ioctl::hwpt::hwpt_invalidate(
             self.as_fd(),
-            target.raw(),
-            E::DATA_TYPE,
-            entries.as_bytes(),
-            size_of::<E>() as u32,
+            call.target,
+            call.data_type,
+            data,
+            call.entry_len,
             num,
         );
         match result {
             Ok(()) => Ok(()),
             Err(errno) => Err(Error::Invalidation {
                 errno,
-                refused: self.refused_entry(
-                    refusals,
-                    target.raw(),
-                    E::DATA_TYPE,
-                    errno,
-                    written,
-                    num,
-                ),
-                completed: 0,
-                requested: num,
+                refused: self
+                    .refused_entry(call, errno, written, num)
+                    .map(|k| done + k),
+                completed: done,
+                requested: call.requested,
             }),
         }
     }
@@ -333,32 +342,20 @@ impl IommuFd {
         if (data.len() as u64) < u64::from(entry_len) * u64::from(requested) {
             return Err(Error::invalid(op, "data", "shorter than entry_len * count"));
         }
-        let target = target.raw();
+        let call = Call {
+            refusals,
+            target: target.raw(),
+            data_type,
+            entry_len,
+            requested,
+        };
         let chunk = INVALIDATE_CHUNK as u32;
         let mut done = 0u32;
         // One call even for an empty array: the driver decides what that means.
         loop {
             let num = (requested - done).min(chunk);
             let start = done as usize * entry_len as usize;
-            let (result, written) = ioctl::hwpt::hwpt_invalidate(
-                self.as_fd(),
-                target,
-                data_type,
-                &data[start..],
-                entry_len,
-                num,
-            );
-            if let Err(errno) = result {
-                let refused = self
-                    .refused_entry(refusals, target, data_type, errno, written, num)
-                    .map(|k| done + k);
-                return Err(Error::Invalidation {
-                    errno,
-                    refused,
-                    completed: done,
-                    requested,
-                });
-            }
+            self.invalidate_call(&call, &data[start..], done, num)?;
             done += num;
             if done >= requested {
                 return Ok(());
@@ -378,20 +375,19 @@ impl IommuFd {
     #[inline(never)]
     fn refused_entry(
         &self,
-        refusals: Refusals,
-        target: u32,
-        data_type: u32,
+        call: &Call,
         errno: rustix::io::Errno,
         written: u32,
         num: u32,
     ) -> Option<u32> {
-        if written >= num || !refusals.errnos().contains(&errno) {
+        if written >= num || !call.refusals.errnos().contains(&errno) {
             return None;
         }
-        if written > 0 || refusals == Refusals::DriverOnly {
+        if written > 0 || call.refusals == Refusals::DriverOnly {
             return Some(written);
         }
-        let (probe, _) = ioctl::hwpt::hwpt_invalidate(self.as_fd(), target, data_type, &[], 0, 0);
+        let (probe, _) =
+            ioctl::hwpt::hwpt_invalidate(self.as_fd(), call.target, call.data_type, &[], 0, 0);
         probe.is_ok().then_some(0)
     }
 }
@@ -399,6 +395,16 @@ impl IommuFd {
 /// The most entries one `IOMMU_HWPT_INVALIDATE` may carry (the kernel's bound; the
 /// crate splits what it sends into [`INVALIDATE_CHUNK`]s).
 pub const INVALIDATE_MAX_ENTRIES: u32 = 1 << 19;
+
+/// What every kernel call of one invalidation shares.
+struct Call {
+    refusals: Refusals,
+    target: u32,
+    data_type: u32,
+    entry_len: u32,
+    /// Entries in the whole invalidation (all its calls).
+    requested: u32,
+}
 
 /// How the driver behind an invalidation data type refuses an entry (Linux 7.3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
