@@ -68,17 +68,18 @@
 //! let viommu = s2.alloc_viommu::<Smmuv3>(&dev)?; // bypass and abort vSTEs made once
 //! let bound = viommu.bind(dev, 0x42).map_err(|e| e.into_parts().1)?; // on bypass
 //!
-//! // Phase 2: the VMM keeps the device in a DeviceState and applies what the guest
-//! // writes into its STE.
+//! // Phase 2: the VMM keeps the device in a DeviceState and applies, in place, what
+//! // the guest writes into its STE: parsed first, so nothing unchecked reaches the
+//! // kernel.
 //! let mut device = DeviceState::from(bound);
-//! let ste = Ste::translate(0x8000_0000)?.to_hwpt_data(); // refuses what S1ContextPtr cannot hold
-//! device = match device.apply(GuestStage1::Translate(&ste)) {
-//!     Ok(nested) => nested,
-//!     // Refused (EIO for a bad vSTE field): the device is where it was; report
-//!     // the error to the guest.
-//!     Err(e) => e.into_value(),
-//! };
-//! device = device.apply(GuestStage1::Default(DefaultStage1::Abort)).map_err(|e| e.into_parts().1)?;
+//! # let guest_ste_bytes = [0u8; 64];
+//! match Ste::parse(&guest_ste_bytes) {
+//!     // On error the device is where it was: report it to the guest (C_BAD_STE).
+//!     Ok(ste) => if let Err(e) = device.apply(ste.into()) { eprintln!("{e}") },
+//!     Err(e) => eprintln!("guest STE refused: {e}"), // the kernel would refuse it too
+//! }
+//! device.apply(GuestStage1::Translate(Ste::translate(0x8000_0000)?))?;
+//! device.apply(GuestStage1::Default(DefaultStage1::Abort))?;
 //! # let _ = device;
 //! # Ok(()) }
 //! ```

@@ -74,8 +74,13 @@ pub trait Family: sealed::Sealed + Send + Sync + 'static {
         + Send
         + Sync
         + core::fmt::Debug;
-    /// The guest's stage-1 configuration (nested HWPT data).
-    type Stage1: HwptData + Clone + core::fmt::Debug + Send + Sync;
+    /// The guest's stage-1 configuration, parsed and checked: what
+    /// [`install`](crate::states::VDeviceBound::install) and
+    /// [`DeviceState::apply`](crate::states::DeviceState::apply) take, so the
+    /// lifecycle never sends guest bytes nobody checked (for SMMUv3, an
+    /// [`Ste`](smmuv3::Ste)). Raw nested HWPT data goes through
+    /// [`HwptAlloc::nested`](crate::HwptAlloc::nested) at the id level.
+    type Stage1: Stage1Config;
     /// One invalidation request, sent to the vIOMMU.
     type Invalidation: InvalidationEntry + zerocopy::FromZeros + Copy;
     /// The device's hw_info payload.
@@ -86,6 +91,18 @@ pub trait Family: sealed::Sealed + Send + Sync + 'static {
     /// The stage-1 configuration for a default, or `None` when the family has no such
     /// default.
     fn default_stage1(kind: DefaultStage1) -> Option<Self::Stage1>;
+}
+
+/// A guest stage-1 configuration the crate has checked, and the nested HWPT data
+/// it becomes. Implemented by the families' parsed types ([`smmuv3::Ste`], the
+/// mock's `MockStage1`); only their constructors and parsers make values, each
+/// refusing what the family's driver refuses.
+pub trait Stage1Config: Clone + PartialEq + core::fmt::Debug + Send + Sync + 'static {
+    /// The nested HWPT data type the kernel takes.
+    type Data: HwptData;
+
+    /// The nested HWPT data for `IOMMU_HWPT_ALLOC`.
+    fn hwpt_data(&self) -> Self::Data;
 }
 
 /// A family whose nested HWPTs take invalidations themselves

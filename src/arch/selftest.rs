@@ -4,7 +4,7 @@
 //! The mock's nested HWPT data is the value its four IOTLB entries start with; it
 //! has no notion of abort, so the family offers only a bypass-like default.
 
-use super::{DefaultStage1, Family, NestedInvalidation, sealed};
+use super::{DefaultStage1, Family, NestedInvalidation, Stage1Config, sealed};
 use crate::uapi::{
     IOMMU_TEST_IOTLB_DEFAULT, IOMMU_VEVENTQ_TYPE_SELFTEST, IOMMU_VIOMMU_TYPE_SELFTEST,
     IommuHwptInvalidateSelftest, IommuHwptSelftest, IommuTestHwInfo, IommuViommuEventSelftest,
@@ -15,11 +15,28 @@ use crate::uapi::{
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Selftest;
 
+/// A mock stage-1 configuration: the value the nested HWPT's IOTLB entries start
+/// at. The mock's nested allocation reads only `iotlb` and takes any value, so every
+/// value is a valid configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MockStage1 {
+    /// The initial value of each of the mock's IOTLB entries.
+    pub iotlb: u32,
+}
+
 /// A mock stage-1 configuration whose IOTLB entries start at `iotlb`.
-pub const fn stage1(iotlb: u32) -> IommuHwptSelftest {
-    IommuHwptSelftest {
-        iotlb,
-        pagetable_type: 0,
+pub const fn stage1(iotlb: u32) -> MockStage1 {
+    MockStage1 { iotlb }
+}
+
+impl Stage1Config for MockStage1 {
+    type Data = IommuHwptSelftest;
+
+    fn hwpt_data(&self) -> IommuHwptSelftest {
+        IommuHwptSelftest {
+            iotlb: self.iotlb,
+            pagetable_type: 0,
+        }
     }
 }
 
@@ -32,7 +49,7 @@ impl Family for Selftest {
     const HW_QUEUE_TYPE: Option<u32> = Some(crate::uapi::IOMMU_HW_QUEUE_TYPE_SELFTEST);
     const INITIAL: DefaultStage1 = DefaultStage1::Bypass;
     type ViommuData = IommuViommuSelftest;
-    type Stage1 = IommuHwptSelftest;
+    type Stage1 = MockStage1;
     type Invalidation = IommuViommuInvalidateSelftest;
     type HwInfo = IommuTestHwInfo;
     type Vevent = IommuViommuEventSelftest;

@@ -9,8 +9,8 @@
 use super::{DefaultStage1, Family, sealed, smmuv3};
 use crate::uapi::{
     IOMMU_HW_QUEUE_TYPE_TEGRA241_CMDQV, IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV,
-    IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV, IommuHwInfoTegra241Cmdqv, IommuHwptArmSmmuv3,
-    IommuVeventTegra241Cmdqv, IommuViommuArmSmmuv3Invalidate, IommuViommuTegra241Cmdqv,
+    IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV, IommuHwInfoTegra241Cmdqv, IommuVeventTegra241Cmdqv,
+    IommuViommuArmSmmuv3Invalidate, IommuViommuTegra241Cmdqv,
 };
 
 /// The Tegra241 CMDQV family.
@@ -26,7 +26,7 @@ impl Family for Tegra241Cmdqv {
     const HW_QUEUE_TYPE: Option<u32> = Some(IOMMU_HW_QUEUE_TYPE_TEGRA241_CMDQV);
     const INITIAL: DefaultStage1 = DefaultStage1::Bypass;
     type ViommuData = IommuViommuTegra241Cmdqv;
-    type Stage1 = IommuHwptArmSmmuv3;
+    type Stage1 = smmuv3::Ste;
     type Invalidation = IommuViommuArmSmmuv3Invalidate;
     type HwInfo = IommuHwInfoTegra241Cmdqv;
     type Vevent = IommuVeventTegra241Cmdqv;

@@ -4,9 +4,9 @@
 
 use super::VIommuAllocated;
 use super::object::KernelObject;
-use crate::arch::Family;
+use crate::arch::{DefaultStage1, Family, Stage1Config};
 use crate::device::Device;
-use crate::error::Result;
+use crate::error::{Error, Op, Result};
 use crate::ids::{HwptId, PtId, VdeviceId};
 use crate::iommufd::HwptAlloc;
 
@@ -64,22 +64,70 @@ impl<F: Family, D: Device> Binding<F, D> {
         &mut self,
         config: &F::Stage1,
     ) -> Result<Option<KernelObject<HwptId>>> {
-        let request = HwptAlloc::nested(self.dev().dev_id(), self.viommu.id(), config);
+        let data = config.hwpt_data();
+        let request = HwptAlloc::nested(self.dev().dev_id(), self.viommu.id(), &data);
         let hwpt = KernelObject::make(self.viommu.iommufd(), |fd| fd.alloc_hwpt(&request))?;
         self.dev().attach(PtId::Hwpt(hwpt.id()))?; // `hwpt` is destroyed on this error
         Ok(self.stage1.replace(hwpt))
     }
 
-    /// Attaches the device to a shared HWPT by replace; on success returns the
-    /// device's own HWPT it left, if any.
-    pub(super) fn switch_to_shared(
+    /// Attaches the device to the vIOMMU's default `kind` by replace; on success
+    /// returns the device's own HWPT it left, if any. Fails, changing nothing, when
+    /// the vIOMMU has no such default.
+    pub(super) fn switch_to_default(
         &mut self,
-        hwpt: HwptId,
+        kind: DefaultStage1,
     ) -> Result<Option<KernelObject<HwptId>>> {
+        let hwpt = self.viommu.default_hwpt(kind).ok_or(no_default(kind))?;
         self.dev().attach(PtId::Hwpt(hwpt))?;
         Ok(self.stage1.take())
     }
+
+    /// Attaches the device to the stage 2 alone, outside the vIOMMU: what it stays
+    /// on once the binding gives it back with [`into_device`](Self::into_device).
+    pub(super) fn leave_viommu(&self) -> Result<()> {
+        let s2 = self.viommu.s2().id();
+        self.dev().attach(PtId::Hwpt(s2)).map(drop)
+    }
 }
+
+/// The refusal of a default the vIOMMU does not have.
+pub(super) fn no_default(kind: DefaultStage1) -> Error {
+    Error::Unsupported {
+        op: Op::Attach,
+        // The family has none, or a failed `try_destroy` could not make it again.
+        reason: match kind {
+            DefaultStage1::Bypass => "the vIOMMU has no bypass stage 1",
+            DefaultStage1::Abort => "the vIOMMU has no abort stage 1",
+        },
+    }
+}
+
+/// The accessors every per-device state has, read from its `binding` field.
+macro_rules! binding_accessors {
+    () => {
+        /// The device.
+        pub fn device(&self) -> &D {
+            self.binding.dev()
+        }
+
+        /// The vDEVICE's kernel id.
+        pub fn vdevice_id(&self) -> crate::ids::VdeviceId {
+            self.binding.vdevice.id()
+        }
+
+        /// The id the guest knows the device by (its StreamID, for SMMUv3).
+        pub fn virt_id(&self) -> u64 {
+            self.binding.virt_id
+        }
+
+        /// The vIOMMU the device is bound to.
+        pub fn viommu(&self) -> &super::VIommuAllocated<F> {
+            &self.binding.viommu
+        }
+    };
+}
+pub(super) use binding_accessors;
 
 impl<F: Family, D: Device> Drop for Binding<F, D> {
     fn drop(&mut self) {

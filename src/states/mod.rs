@@ -13,7 +13,9 @@
 //!
 //! Each transition exists only on the state where it is right, so a vIOMMU before a
 //! stage 2, a vDEVICE before a vIOMMU, or a stage-1 install before a vDEVICE does not
-//! compile. The shared states (IOAS, stage 2, vIOMMU) are cheap handles: clone them
+//! compile. A VMM that keeps devices in a struct uses [`DeviceState`], the
+//! per-device states in one type changed in place with `&mut self`. The shared
+//! states (IOAS, stage 2, vIOMMU) are cheap handles: clone them
 //! to share, build the next stage from `&self`; each child holds its parent alive,
 //! so whatever the drop order, the kernel objects go children first and nothing is
 //! left busy or leaked. The per-device states consume `self`; a failed transition
@@ -44,7 +46,7 @@
 //! let bound = viommu.bind(dev, 0x42).map_err(|e| e.into_parts().1)?; // guest SID 0x42, bypass
 //!
 //! // Phase 2, trapped from the guest: it wrote an STE enabling stage 1.
-//! let ste = Ste::translate(0x8000_0000)?.to_hwpt_data();
+//! let ste = Ste::translate(0x8000_0000)?; // or Ste::parse(guest bytes)?
 //! let nested = match bound.install(&ste) {
 //!     Ok(nested) => nested,
 //!     Err(e) => {
@@ -69,7 +71,7 @@ mod s2_allocated;
 mod vdevice_bound;
 mod viommu_allocated;
 
-pub use device_state::{DeviceState, GuestStage1};
+pub use device_state::{DeviceState, GuestStage1, Typed};
 pub use events::{Event, EventQueue, Events};
 pub use hw_queue::HwQueue;
 pub use ioas_ready::IoasReady;

@@ -2,12 +2,11 @@
 //! [`Nested`]: a device translated by the guest's stage 1 on top of stage 2.
 
 use super::binding::Binding;
-use super::vdevice_bound::no_default;
 use super::{VDeviceBound, sealed};
 use crate::arch::{DefaultStage1, Family, NestedInvalidation};
 use crate::device::Device;
 use crate::error::{Error, Op, Result, TransitionError};
-use crate::ids::{HwptId, VdeviceId};
+use crate::ids::HwptId;
 
 /// A device attached to its own nested HWPT, made from the guest's stage-1
 /// configuration: the physical IOMMU walks the guest's tables, then stage 2.
@@ -17,6 +16,7 @@ use crate::ids::{HwptId, VdeviceId};
 /// [`uninstall`](Self::uninstall) a guest disabling translation.
 pub struct Nested<F: Family, D: Device> {
     pub(super) binding: Binding<F, D>,
+    pub(super) config: F::Stage1,
 }
 
 impl<F: Family, D: Device> sealed::Sealed for Nested<F, D> {}
@@ -26,29 +26,17 @@ impl<F: Family, D: Device + core::fmt::Debug> core::fmt::Debug for Nested<F, D> 
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.debug_struct("Nested")
             .field("binding", &self.binding)
+            .field("config", &self.config)
             .finish()
     }
 }
 
 impl<F: Family, D: Device> Nested<F, D> {
-    /// The device.
-    pub fn device(&self) -> &D {
-        self.binding.dev()
-    }
+    super::binding::binding_accessors!();
 
-    /// The vDEVICE's kernel id.
-    pub fn vdevice_id(&self) -> VdeviceId {
-        self.binding.vdevice.id()
-    }
-
-    /// The id the guest knows the device by.
-    pub fn virt_id(&self) -> u64 {
-        self.binding.virt_id
-    }
-
-    /// The vIOMMU.
-    pub fn viommu(&self) -> &super::VIommuAllocated<F> {
-        &self.binding.viommu
+    /// The guest stage-1 configuration the device's nested HWPT was made from.
+    pub fn stage1(&self) -> &F::Stage1 {
+        &self.config
     }
 
     /// The nested HWPT the device is attached to.
@@ -62,6 +50,7 @@ impl<F: Family, D: Device> Nested<F, D> {
         match self.binding.switch_to_config(config) {
             Ok(old) => {
                 drop(old);
+                self.config = config.clone();
                 Ok(self)
             }
             Err(e) => Err(TransitionError::new(self, e)),
@@ -79,10 +68,7 @@ impl<F: Family, D: Device> Nested<F, D> {
         mut self,
         kind: DefaultStage1,
     ) -> Result<VDeviceBound<F, D>, TransitionError<Self>> {
-        let Some(hwpt) = self.binding.viommu.default_hwpt(kind) else {
-            return Err(TransitionError::new(self, no_default(kind)));
-        };
-        match self.binding.switch_to_shared(hwpt) {
+        match self.binding.switch_to_default(kind) {
             Ok(old) => {
                 drop(old);
                 Ok(VDeviceBound {
@@ -90,6 +76,17 @@ impl<F: Family, D: Device> Nested<F, D> {
                     at: kind,
                 })
             }
+            Err(e) => Err(TransitionError::new(self, e)),
+        }
+    }
+}
+
+impl<F: Family, D: Device> Nested<F, D> {
+    /// Takes the device away from the guest: attaches it to the stage 2 alone (no
+    /// vIOMMU), destroys its nested HWPT and vDEVICE and gives the device back.
+    pub fn unbind(self) -> Result<D, TransitionError<Self>> {
+        match self.binding.leave_viommu() {
+            Ok(()) => Ok(self.binding.into_device()),
             Err(e) => Err(TransitionError::new(self, e)),
         }
     }

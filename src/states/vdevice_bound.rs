@@ -6,8 +6,8 @@ use super::object::KernelObject;
 use super::{Nested, VIommuAllocated, sealed};
 use crate::arch::{DefaultStage1, Family};
 use crate::device::Device;
-use crate::error::{Error, Op, Result, TransitionError};
-use crate::ids::{PtId, VdeviceId};
+use crate::error::{Result, TransitionError};
+use crate::ids::VdeviceId;
 
 /// A device bound to a vIOMMU (its vDEVICE exists) and attached to one of the
 /// vIOMMU's default stage-1 HWPTs: bypass (the guest has not enabled translation for
@@ -46,25 +46,7 @@ impl<F: Family, D: Device> VDeviceBound<F, D> {
         }
     }
 
-    /// The device.
-    pub fn device(&self) -> &D {
-        self.binding.dev()
-    }
-
-    /// The vDEVICE's kernel id.
-    pub fn vdevice_id(&self) -> VdeviceId {
-        self.binding.vdevice.id()
-    }
-
-    /// The id the guest knows the device by.
-    pub fn virt_id(&self) -> u64 {
-        self.binding.virt_id
-    }
-
-    /// The vIOMMU.
-    pub fn viommu(&self) -> &VIommuAllocated<F> {
-        &self.binding.viommu
-    }
+    super::binding::binding_accessors!();
 
     /// Which default the device is attached to.
     pub fn default_stage1(&self) -> DefaultStage1 {
@@ -73,12 +55,14 @@ impl<F: Family, D: Device> VDeviceBound<F, D> {
 
     /// Installs the guest's stage-1 configuration: allocates a nested HWPT from it,
     /// then replaces the device's attachment. If the kernel refuses the
-    /// configuration (EIO for a bad vSTE field) or the attach, the device is still on
-    /// its default and comes back in the error.
+    /// configuration (EIO for a vSTE field the parser cannot see, an out-of-range
+    /// S1CDMax for this SMMU, say) or the attach, the device is still on its default
+    /// and comes back in the error.
     pub fn install(mut self, config: &F::Stage1) -> Result<Nested<F, D>, TransitionError<Self>> {
         match self.binding.switch_to_config(config) {
             Ok(_none) => Ok(Nested {
                 binding: self.binding,
+                config: config.clone(),
             }),
             Err(e) => Err(TransitionError::new(self, e)),
         }
@@ -87,10 +71,7 @@ impl<F: Family, D: Device> VDeviceBound<F, D> {
     /// Moves the device to another default (bypass or abort). Fails, leaving it where
     /// it was, when the family has no such default.
     pub fn switch_default(mut self, kind: DefaultStage1) -> Result<Self, TransitionError<Self>> {
-        let Some(hwpt) = self.binding.viommu.default_hwpt(kind) else {
-            return Err(TransitionError::new(self, no_default(kind)));
-        };
-        match self.binding.switch_to_shared(hwpt) {
+        match self.binding.switch_to_default(kind) {
             Ok(_none) => {
                 self.at = kind;
                 Ok(self)
@@ -102,24 +83,11 @@ impl<F: Family, D: Device> VDeviceBound<F, D> {
     /// Takes the device away from the guest: attaches it to the stage 2 alone (no
     /// vIOMMU), destroys its vDEVICE and gives the device back.
     pub fn unbind(self) -> Result<D, TransitionError<Self>> {
-        let s2 = self.binding.viommu.s2().id();
-        if let Err(e) = self.binding.dev().attach(PtId::Hwpt(s2)) {
-            return Err(TransitionError::new(self, e));
+        match self.binding.leave_viommu() {
+            // Not attached to anything of the vIOMMU any more: the vDEVICE goes with
+            // the rest of the binding; the device stays on the stage 2.
+            Ok(()) => Ok(self.binding.into_device()),
+            Err(e) => Err(TransitionError::new(self, e)),
         }
-        // Not attached to anything of the vIOMMU any more: the vDEVICE and any
-        // stage-1 HWPT go with the rest of the binding; the device stays on the
-        // stage 2.
-        Ok(self.binding.into_device())
-    }
-}
-
-pub(super) fn no_default(kind: DefaultStage1) -> Error {
-    Error::Unsupported {
-        op: Op::Attach,
-        // The family has none, or a failed `try_destroy` could not make it again.
-        reason: match kind {
-            DefaultStage1::Bypass => "the vIOMMU has no bypass stage 1",
-            DefaultStage1::Abort => "the vIOMMU has no abort stage 1",
-        },
     }
 }

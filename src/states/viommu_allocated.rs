@@ -5,7 +5,7 @@
 use super::events::EventQueue;
 use super::object::KernelObject;
 use super::{S2Allocated, VDeviceBound, sealed};
-use crate::arch::{DefaultStage1, Family};
+use crate::arch::{DefaultStage1, Family, Stage1Config};
 use crate::device::Device;
 use crate::error::{Error, Result, TransitionError};
 use crate::ids::{DevId, HwptId, PtId, ViommuId};
@@ -129,7 +129,7 @@ impl<F: Family> VIommuAllocated<F> {
         let Some(initial) = self.default_hwpt(F::INITIAL) else {
             return Err(TransitionError::new(
                 dev,
-                super::vdevice_bound::no_default(F::INITIAL),
+                super::binding::no_default(F::INITIAL),
             ));
         };
         let vdevice = match KernelObject::make(self.iommufd(), |fd| {
@@ -247,6 +247,7 @@ fn make_default<F: Family>(
     let Some(config) = F::default_stage1(kind) else {
         return Ok(None);
     };
-    let request = HwptAlloc::nested(dev_id, viommu, &config);
+    let data = config.hwpt_data();
+    let request = HwptAlloc::nested(dev_id, viommu, &data);
     KernelObject::make(fd, |fd| fd.alloc_hwpt(&request)).map(Some)
 }

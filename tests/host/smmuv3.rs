@@ -6,9 +6,10 @@
 mod tables;
 
 use iommufd::arch::smmuv3::{
-    self, Cacheability, CommandError, CommandRules, Config, Event, EventId, GuestCommand,
-    Shareability, SmmuCaps, Ste, SteError, StreamSpan, classify, command as cmd,
+    Cacheability, CommandError, CommandRules, Config, Event, EventId, GuestCommand, Shareability,
+    SmmuCaps, Ste, SteError, StreamSpan, classify, command as cmd,
 };
+use iommufd::arch::{Smmuv3, Stage1Config};
 use iommufd::uapi::{HwCapabilities, IommuHwInfoArmSmmuv3, IommuVeventArmSmmuv3};
 use proptest::prelude::*;
 use tables::{COMMANDS, CaseCaps, QEMU_CAPS, STES, VSID, Verdict, bytes};
@@ -152,8 +153,23 @@ fn ste_errors_name_the_field() {
 
 #[test]
 fn ste_builder_matches_the_family_defaults() {
-    assert_eq!(Ste::abort().to_hwpt_data(), smmuv3::abort_vste());
-    assert_eq!(Ste::bypass().to_hwpt_data(), smmuv3::bypass_vste());
+    use iommufd::arch::{DefaultStage1, Family};
+    // V=1 with Config abort (0b000) and bypass (0b100), nothing else.
+    assert_eq!(Ste::abort().words(), [1, 0]);
+    assert_eq!(Ste::bypass().words(), [1 | (0b100 << 1), 0]);
+    assert_eq!(
+        Smmuv3::default_stage1(DefaultStage1::Abort),
+        Some(Ste::abort())
+    );
+    assert_eq!(
+        Smmuv3::default_stage1(DefaultStage1::Bypass),
+        Some(Ste::bypass())
+    );
+    let data = Ste::bypass().hwpt_data();
+    assert_eq!(
+        data.as_bytes(),
+        &[9, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]
+    );
     let ste = Ste::translate(0x10_000f_f000).unwrap().with_cd_attributes(
         Cacheability::WriteBackReadAllocate,
         Cacheability::WriteBackReadAllocate,
@@ -181,7 +197,7 @@ fn ste_translate_refuses_what_s1_context_ptr_cannot_hold() {
     }
     for good in [0, 0x40, 0x10_000f_f000, MAX_CD_TABLE] {
         let ste = Ste::translate(good).unwrap();
-        let parsed = Ste::parse(ste.to_hwpt_data().as_bytes()).unwrap();
+        let parsed = Ste::parse(ste.hwpt_data().as_bytes()).unwrap();
         assert_eq!((parsed, parsed.s1_context_ptr()), (ste, good), "{good:#x}");
         assert_eq!(parsed.config(), Config::Translate);
     }
@@ -351,7 +367,7 @@ proptest! {
     ) {
         let ste = Ste::translate(cd).unwrap().with_s1fmt(s1fmt).with_s1cdmax(cdmax).with_s1dss(dss)
             .with_cd_attributes(inner, outer, sh).with_s1stalld(stalld).with_eats(eats);
-        let parsed = Ste::parse(ste.to_hwpt_data().as_bytes()).unwrap();
+        let parsed = Ste::parse(ste.hwpt_data().as_bytes()).unwrap();
         prop_assert_eq!(parsed, ste);
         prop_assert_eq!(parsed.config(), Config::Translate);
     }
@@ -360,7 +376,7 @@ proptest! {
     fn the_ste_builder_refuses_or_builds_what_the_parser_takes_back(cd: u64) {
         match Ste::translate(cd) {
             Ok(ste) => {
-                let parsed = Ste::parse(ste.to_hwpt_data().as_bytes()).unwrap();
+                let parsed = Ste::parse(ste.hwpt_data().as_bytes()).unwrap();
                 prop_assert_eq!(parsed.s1_context_ptr(), cd);
                 prop_assert_eq!(parsed, ste);
             }
@@ -671,4 +687,24 @@ fn command_errors_name_reserved_bits_as_reserved() {
             })
         );
     }
+}
+
+#[test]
+fn a_parsed_ste_says_what_the_guest_asks_of_its_device() {
+    use iommufd::arch::DefaultStage1;
+    use iommufd::states::GuestStage1;
+    let of = |words| GuestStage1::<Smmuv3>::from(Ste::from_words(words).unwrap());
+    assert_eq!(of([0, 0]), GuestStage1::Default(DefaultStage1::Abort)); // V=0
+    assert_eq!(of([1, 0]), GuestStage1::Default(DefaultStage1::Abort));
+    assert_eq!(of([9, 0]), GuestStage1::Default(DefaultStage1::Bypass));
+    let translate = Ste::translate(0x8000_0000).unwrap();
+    assert_eq!(
+        GuestStage1::<Smmuv3>::from(translate),
+        GuestStage1::Translate(translate)
+    );
+    // Tegra241 CMDQV takes SMMUv3 STEs the same way.
+    assert_eq!(
+        GuestStage1::<iommufd::arch::Tegra241Cmdqv>::from(translate),
+        GuestStage1::Translate(translate)
+    );
 }

@@ -7,14 +7,16 @@
 mod tables;
 
 use crate::guest::*;
+use iommufd::arch::DefaultStage1;
 use iommufd::arch::Smmuv3;
 use iommufd::arch::smmuv3::{self, CommandRules, GuestCommand, SmmuCaps, Ste, classify};
 use iommufd::states::{DeviceState, GuestStage1, IoasReady};
-use iommufd::uapi::IommuHwInfoArmSmmuv3;
-use iommufd::{Device, IommuFd};
+use iommufd::uapi::{IommuHwInfoArmSmmuv3, IommuHwptArmSmmuv3};
+use iommufd::{Device, HwptAlloc, IommuFd, PtId};
 use rustix::io::Errno;
 use std::sync::Arc;
 use tables::{COMMANDS, STES, VSID, bytes};
+use zerocopy::little_endian::U64;
 
 #[test]
 #[ignore = "needs the arm64 guest with an SMMUv3 and VFIO devices: run rig/arm64-tier.sh"]
@@ -42,21 +44,38 @@ fn crate_and_driver_agree_on_every_ste_and_command() {
     let mut checked = 0;
     for case in STES {
         let crate_says = Ste::parse(&bytes(case.words));
-        let vste = smmuv3::vste(case.words[0], case.words[1]);
-        let (next, kernel_ok) = match state.apply(GuestStage1::<Smmuv3>::Translate(&vste)) {
-            Ok(s) => (s, true),
-            Err(e) => {
-                let (s, error) = e.into_parts();
+        // The raw words go to the kernel at the id level (the lifecycle only takes
+        // parsed STEs): the driver checks a vSTE when the nested HWPT is made.
+        let raw = IommuHwptArmSmmuv3 {
+            ste: case.words.map(U64::new),
+        };
+        let request = HwptAlloc::nested(state.device().dev_id(), viommu.id(), &raw);
+        let kernel_ok = match fd.alloc_hwpt(&request) {
+            Ok(hwpt) => {
+                // And the device takes it: attach, then back to where it was.
+                let attached = state.device().attach(PtId::Hwpt(hwpt));
+                let bypass = viommu.default_hwpt(DefaultStage1::Bypass).unwrap();
+                state.device().attach(PtId::Hwpt(bypass)).unwrap();
+                fd.destroy(hwpt).unwrap();
+                attached.is_ok()
+            }
+            Err(error) => {
                 assert_eq!(
                     error.errno(),
                     Some(Errno::IO),
                     "{}: the driver refuses guest STEs with EIO",
                     case.name
                 );
-                (s, false)
+                false
             }
         };
-        state = next;
+        // What the crate accepts, the lifecycle installs in place.
+        if let Ok(ste) = crate_says {
+            state.apply(GuestStage1::from(ste)).unwrap();
+            state
+                .apply(GuestStage1::Default(DefaultStage1::Bypass))
+                .unwrap();
+        }
         checked += 1;
         if crate_says.is_ok() != kernel_ok {
             disagreements.push(format!(

@@ -8,7 +8,6 @@
 
 use iommufd::arch::smmuv3;
 use iommufd::states::IoasReady;
-use iommufd::uapi::IommuHwptArmSmmuv3;
 use iommufd::{Access, Iova, MapAt, VfioUnbound};
 use rustix::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileExt;
@@ -332,11 +331,10 @@ impl<'a> Stage1<'a> {
     /// The guest's STE for this stage 1: V, Config = stage-1 translate, linear CD
     /// table of one entry at [`CD_IPA`], walks write-back read-allocate, inner
     /// shareable.
-    pub fn vste(&self) -> IommuHwptArmSmmuv3 {
+    pub fn vste(&self) -> smmuv3::Ste {
         use smmuv3::{Cacheability::WriteBackReadAllocate, Shareability::Inner};
         smmuv3::Ste::translate(CD_IPA)
             .expect("CD_IPA fits S1ContextPtr")
             .with_cd_attributes(WriteBackReadAllocate, WriteBackReadAllocate, Inner)
-            .to_hwpt_data()
     }
 }

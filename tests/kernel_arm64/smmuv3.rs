@@ -106,12 +106,15 @@ fn phase1_bypass_abort_and_a_rejected_vste() {
         .switch_default(DefaultStage1::Bypass)
         .map_err(|e| e.into_parts().1)
         .unwrap();
-    // Config = 6 (stage 2 only) is not a guest's to ask: the driver answers EIO and
-    // the device stays on bypass.
-    let bad = smmuv3::vste(1 | (0b110 << 1), 0);
-    let e = bound.install(&bad).unwrap_err();
-    assert_eq!(e.error().errno(), Some(Errno::IO));
-    let bound = e.into_value();
+    // Config = 6 (stage 2 only) is not a guest's to ask: the parser refuses it, and
+    // so does the driver (EIO) when a VMM sends it at the id level.
+    let bad = [1 | (0b110 << 1), 0];
+    assert_eq!(
+        smmuv3::Ste::from_words(bad).unwrap_err(),
+        smmuv3::SteError::Config(0b110)
+    );
+    assert_eq!(raw_vste_errno(&bound, bad), Some(Errno::IO));
+    assert_eq!(bound.default_stage1(), DefaultStage1::Bypass);
     assert_eq!(g.fd.destroy(bypass).unwrap_err().kind(), ErrorKind::Busy);
     // A stage-1 vSTE whose CD table is in guest RAM installs, replaces, uninstalls.
     let s1 = Stage1::new(&g.ram, 1);
@@ -345,13 +348,10 @@ fn the_vste_builder_builds_exactly_the_context_pointers_the_driver_takes() {
     let max = ((1u64 << 52) - 1) & !0x3f;
     let ste = Ste::translate(max).unwrap();
     assert_eq!(ste.s1_context_ptr(), max);
-    let nested = bound
-        .install(&ste.to_hwpt_data())
-        .map_err(|e| e.into_parts().1)
-        .unwrap();
+    let nested = bound.install(&ste).map_err(|e| e.into_parts().1).unwrap();
     let bound = nested.uninstall().map_err(|e| e.into_parts().1).unwrap();
-    // One bit higher is refused by the builder, and by the driver when a VMM puts
-    // it there by hand (the old builder did): EIO, the device stays on bypass.
+    // One bit higher is refused by the builder and the parser, and by the driver
+    // when a VMM sends it at the id level (the old builder did): EIO.
     for bit in [52, 53, 55] {
         let address = max | (1 << bit);
         assert_eq!(
@@ -359,11 +359,28 @@ fn the_vste_builder_builds_exactly_the_context_pointers_the_driver_takes() {
             SteError::S1ContextPtr(address)
         );
     }
-    let word0 = ste.words()[0] | (1 << 53);
-    let by_hand = smmuv3::vste(word0, ste.words()[1]);
-    let e = bound.install(&by_hand).unwrap_err();
-    assert_eq!(e.error().errno(), Some(Errno::IO));
-    let bound = e.into_value();
+    let by_hand = [ste.words()[0] | (1 << 53), ste.words()[1]];
+    assert!(Ste::from_words(by_hand).is_err());
+    assert_eq!(raw_vste_errno(&bound, by_hand), Some(Errno::IO));
     assert_eq!(bound.default_stage1(), DefaultStage1::Bypass);
     drop(g);
+}
+
+/// Sends vSTE `words` the crate's parser refuses at the id level (a nested HWPT on
+/// `bound`'s vIOMMU for its device) and returns the errno, if the kernel refused.
+fn raw_vste_errno<D: Device>(
+    bound: &iommufd::states::VDeviceBound<Smmuv3, D>,
+    words: [u64; 2],
+) -> Option<Errno> {
+    let raw = iommufd::uapi::IommuHwptArmSmmuv3 {
+        ste: words.map(zerocopy::little_endian::U64::new),
+    };
+    let request = iommufd::HwptAlloc::nested(bound.device().dev_id(), bound.viommu().id(), &raw);
+    match bound.viommu().iommufd().alloc_hwpt(&request) {
+        Ok(hwpt) => {
+            bound.viommu().iommufd().destroy(hwpt).unwrap();
+            None
+        }
+        Err(e) => e.errno(),
+    }
 }

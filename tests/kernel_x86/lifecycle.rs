@@ -8,10 +8,11 @@ use crate::fail_nth::sweep;
 use iommufd::arch::{DefaultStage1, Selftest, selftest::stage1};
 use iommufd::mock::{MockChecks, MockDevice};
 use iommufd::states::{
-    DeviceState, Event, GuestStage1, IoasReady, Nested, S2Allocated, VDeviceBound, VIommuAllocated,
+    DeviceState, Event, GuestStage1, IoasReady, Nested, S2Allocated, Typed, VDeviceBound,
+    VIommuAllocated,
 };
 use iommufd::uapi::*;
-use iommufd::{ErrorKind, HwptId, IommuFd};
+use iommufd::{Error, ErrorKind, HwptId, IommuFd, Op};
 use std::sync::Arc;
 
 type Bound = VDeviceBound<Selftest, MockDevice>;
@@ -399,30 +400,66 @@ fn runtime_holder_follows_the_guest() {
         fd, viommu, bound, ..
     } = phase1(0x9);
     let bypass = viommu.default_hwpt(DefaultStage1::Bypass).unwrap();
+    let vdevice = bound.vdevice_id();
     let mut state = DeviceState::from(bound);
-    let steps: [GuestStage1<'_, Selftest>; 5] = [
-        GuestStage1::Translate(&stage1(1)),
-        GuestStage1::Translate(&stage1(2)),
+    assert_eq!((state.virt_id(), state.vdevice_id()), (0x9, vdevice));
+    assert_eq!(state.viommu().id(), viommu.id());
+    let steps = [
+        GuestStage1::Translate(stage1(1)),
+        GuestStage1::Translate(stage1(2)),
         GuestStage1::Default(DefaultStage1::Bypass),
-        GuestStage1::Default(DefaultStage1::Bypass),
-        GuestStage1::Translate(&stage1(3)),
+        GuestStage1::Default(DefaultStage1::Bypass), // already there: nothing sent
+        GuestStage1::Translate(stage1(3)),
     ];
+    let mut previous = None;
     for step in steps {
-        state = state.apply(step).map_err(|e| e.into_parts().1).unwrap();
-        match (&state, step) {
-            (DeviceState::Nested(n), GuestStage1::Translate(cfg)) => {
-                fd.check_iotlb(n.stage1_hwpt().unwrap(), 0, cfg.iotlb)
-                    .unwrap();
+        state.apply(step.clone()).unwrap();
+        assert_eq!(state.stage1(), &step);
+        match &step {
+            GuestStage1::Translate(cfg) => {
+                let hwpt = state.stage1_hwpt().unwrap();
+                assert_attached(&fd, hwpt);
+                fd.check_iotlb(hwpt, 0, cfg.iotlb).unwrap();
             }
-            (DeviceState::Bound(_), GuestStage1::Default(_)) => assert_attached(&fd, bypass),
-            other => panic!("unexpected state {:?}", other.0),
+            GuestStage1::Default(_) => {
+                assert_eq!(state.stage1_hwpt(), None);
+                assert_attached(&fd, bypass);
+            }
         }
+        // The nested HWPT the device left is gone.
+        if let Some(old) = previous.filter(|&old| Some(old) != state.stage1_hwpt()) {
+            assert_kind(fd.destroy(old), ErrorKind::NotFound);
+        }
+        previous = state.stage1_hwpt();
     }
-    // A default the family lacks: refused, state unchanged.
+    // A default the family lacks: refused by the crate, nothing changed.
+    let hwpt = state.stage1_hwpt().unwrap();
     let e = state
         .apply(GuestStage1::Default(DefaultStage1::Abort))
         .unwrap_err();
-    assert!(matches!(e.into_value(), DeviceState::Nested(_)));
+    assert!(
+        matches!(e, Error::Unsupported { op: Op::Attach, .. }),
+        "{e}"
+    );
+    assert_eq!(state.stage1(), &GuestStage1::Translate(stage1(3)));
+    assert_eq!(state.stage1_hwpt(), Some(hwpt));
+    assert_attached(&fd, hwpt);
+    // Back to the typestates and in again: nothing in the kernel moves.
+    let Typed::Nested(nested) = state.into_typed() else {
+        panic!("on a nested HWPT")
+    };
+    assert_eq!(
+        (nested.stage1_hwpt(), nested.stage1()),
+        (Some(hwpt), &stage1(3))
+    );
+    let state = DeviceState::from(nested);
+    // Unplug from nested: the device stays on the stage 2, the rest goes.
+    let s2 = viommu.s2().id();
+    let dev = state.unbind().map_err(|e| e.into_parts().1).unwrap();
+    assert_attached(&fd, s2);
+    assert_kind(fd.destroy(hwpt), ErrorKind::NotFound);
+    assert_kind(fd.destroy(vdevice), ErrorKind::NotFound);
+    drop(dev);
 }
 
 #[test]

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
-//! ARM SMMUv3 (`IOMMU_VIOMMU_TYPE_ARM_SMMUV3`), what the lifecycle needs of it: the
-//! vSTE words for abort and bypass, and [`Ste`] for stage-1 translation.
+//! ARM SMMUv3 (`IOMMU_VIOMMU_TYPE_ARM_SMMUV3`), what the lifecycle needs of it:
+//! [`Ste`], the one way to build or parse a vSTE (abort, bypass, stage-1 translate).
 //!
 //! A vSTE is the first two 64-bit words of the guest's Stream Table Entry (SMMUv3
 //! spec, section 5.2). The kernel accepts V, Config, S1Fmt, S1ContextPtr, S1CDMax in
@@ -23,38 +23,12 @@ pub use ste::{Cacheability, Config, Shareability, Ste, SteError};
 use super::{DefaultStage1, Family, sealed};
 use crate::uapi::{
     IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, IOMMU_VIOMMU_TYPE_ARM_SMMUV3, IommuHwInfoArmSmmuv3,
-    IommuHwptArmSmmuv3, IommuVeventArmSmmuv3, IommuViommuArmSmmuv3Invalidate,
+    IommuVeventArmSmmuv3, IommuViommuArmSmmuv3Invalidate,
 };
-use zerocopy::little_endian::U64;
 
 /// The ARM SMMUv3 family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Smmuv3;
-
-/// STE word 0: valid.
-const STE_V: u64 = 1;
-/// STE word 0: Config (bits 3:1).
-const STE_CFG_SHIFT: u32 = 1;
-const STE_CFG_ABORT: u64 = 0b000;
-const STE_CFG_BYPASS: u64 = 0b100;
-
-/// A vSTE from its two words as the guest wrote them (little-endian in memory; pass
-/// the values).
-pub const fn vste(word0: u64, word1: u64) -> IommuHwptArmSmmuv3 {
-    IommuHwptArmSmmuv3 {
-        ste: [U64::new(word0), U64::new(word1)],
-    }
-}
-
-/// The abort vSTE: V=1, Config=abort.
-pub const fn abort_vste() -> IommuHwptArmSmmuv3 {
-    vste(STE_V | (STE_CFG_ABORT << STE_CFG_SHIFT), 0)
-}
-
-/// The bypass vSTE: V=1, Config=bypass (stage 1 bypassed, stage 2 applies).
-pub const fn bypass_vste() -> IommuHwptArmSmmuv3 {
-    vste(STE_V | (STE_CFG_BYPASS << STE_CFG_SHIFT), 0)
-}
 
 impl sealed::Sealed for Smmuv3 {}
 
@@ -64,15 +38,15 @@ impl Family for Smmuv3 {
     const VEVENTQ_TYPE: u32 = IOMMU_VEVENTQ_TYPE_ARM_SMMUV3;
     const INITIAL: DefaultStage1 = DefaultStage1::Bypass;
     type ViommuData = ();
-    type Stage1 = IommuHwptArmSmmuv3;
+    type Stage1 = Ste;
     type Invalidation = IommuViommuArmSmmuv3Invalidate;
     type HwInfo = IommuHwInfoArmSmmuv3;
     type Vevent = IommuVeventArmSmmuv3;
 
     fn default_stage1(kind: DefaultStage1) -> Option<Self::Stage1> {
         Some(match kind {
-            DefaultStage1::Bypass => bypass_vste(),
-            DefaultStage1::Abort => abort_vste(),
+            DefaultStage1::Bypass => Ste::bypass(),
+            DefaultStage1::Abort => Ste::abort(),
         })
     }
 }

@@ -3,8 +3,11 @@
 //! a typed builder, and a parser for untrusted guest bytes that accepts exactly what
 //! Linux 7.3's `arm_smmu_validate_vste` accepts, naming the field it refuses.
 
+use crate::arch::{DefaultStage1, Family, Stage1Config};
+use crate::states::GuestStage1;
 use crate::uapi::IommuHwptArmSmmuv3;
 use zerocopy::FromBytes;
+use zerocopy::little_endian::U64;
 
 /// Fields of STE word 0 and word 1 a guest may set for nesting, with their masks.
 mod field {
@@ -294,15 +297,27 @@ impl Ste {
     pub const fn words(&self) -> [u64; 2] {
         self.words
     }
+}
 
-    /// The nested HWPT data for the kernel.
-    pub const fn to_hwpt_data(&self) -> IommuHwptArmSmmuv3 {
-        super::vste(self.words[0], self.words[1])
+impl Stage1Config for Ste {
+    type Data = IommuHwptArmSmmuv3;
+
+    fn hwpt_data(&self) -> IommuHwptArmSmmuv3 {
+        IommuHwptArmSmmuv3 {
+            ste: self.words.map(U64::new),
+        }
     }
 }
 
-impl From<Ste> for IommuHwptArmSmmuv3 {
+/// What the guest asks of a device whose STE is `ste`: an invalid or abort STE
+/// aborts, a bypass STE bypasses stage 1, a translate STE installs it. Serves every
+/// family whose stage 1 is an SMMUv3 STE (SMMUv3, Tegra241 CMDQV).
+impl<F: Family<Stage1 = Ste>> From<Ste> for GuestStage1<F> {
     fn from(ste: Ste) -> Self {
-        ste.to_hwpt_data()
+        match ste.config() {
+            Config::Abort => GuestStage1::Default(DefaultStage1::Abort),
+            Config::Bypass => GuestStage1::Default(DefaultStage1::Bypass),
+            Config::Translate => GuestStage1::Translate(ste),
+        }
     }
 }

@@ -7,7 +7,7 @@ use super::seq::{Handle, Live, Seq};
 use super::world::{Node, What};
 use iommufd::arch::{DefaultStage1, Selftest, selftest::stage1};
 use iommufd::mock::MockDevice;
-use iommufd::states::{DeviceState, GuestStage1};
+use iommufd::states::{DeviceState, GuestStage1, Typed};
 use iommufd::{Device, HwptId, IoasId, PtId};
 
 impl Seq<'_> {
@@ -195,10 +195,7 @@ impl Seq<'_> {
         state: &DeviceState<Selftest, MockDevice>,
     ) -> Result<(), String> {
         let (_, vdevice, stage1, _) = self.binding(binding);
-        let (vdev, hwpt) = match state {
-            DeviceState::Bound(b) => (b.vdevice_id(), None),
-            DeviceState::Nested(n) => (n.vdevice_id(), n.stage1_hwpt()),
-        };
+        let (vdev, hwpt) = (state.vdevice_id(), state.stage1_hwpt());
         let want = stage1.map(|n| self.world.id(n));
         if vdev.raw() != self.world.id(vdevice) || hwpt.map(HwptId::raw) != want {
             return Err(format!(
@@ -213,15 +210,16 @@ impl Seq<'_> {
     /// holder) on a bound device.
     pub(super) fn transition(&mut self, op: OpKind) -> Result<bool, String> {
         let applies = |l: &Live| {
-            matches!(
-                (&l.handle, op),
-                (Handle::Bound(DeviceState::Bound(_)), OpKind::Install)
-                    | (
-                        Handle::Bound(DeviceState::Nested(_)),
-                        OpKind::Reinstall | OpKind::Uninstall
-                    )
-                    | (Handle::Bound(_), OpKind::SwitchDefault | OpKind::Apply)
-            )
+            let Handle::Bound(state) = &l.handle else {
+                return false;
+            };
+            let nested = state.stage1_hwpt().is_some();
+            match op {
+                OpKind::Install => !nested,
+                OpKind::Reinstall | OpKind::Uninstall => nested,
+                OpKind::SwitchDefault | OpKind::Apply => true,
+                _ => false,
+            }
         };
         let Some(i) = self.pick(applies) else {
             return Ok(false);
@@ -233,7 +231,7 @@ impl Seq<'_> {
             DefaultStage1::Abort
         };
         let target = match self.rng.below(3) {
-            0 => GuestStage1::Translate(&config),
+            0 => GuestStage1::Translate(config),
             _ => GuestStage1::Default(kind),
         };
         let Live { name, handle, node } = self.live.swap_remove(i);
@@ -250,6 +248,8 @@ impl Seq<'_> {
             OpKind::SwitchDefault => (kind == DefaultStage1::Bypass && has_bypass, false),
             _ => match target {
                 GuestStage1::Translate(_) => (true, true),
+                // A default the device is on already costs nothing.
+                GuestStage1::Default(_) if state.stage1() == &target => (true, false),
                 GuestStage1::Default(k) => (k == DefaultStage1::Bypass && has_bypass, false),
             },
         };
@@ -260,6 +260,7 @@ impl Seq<'_> {
         };
         self.note(format!("{what} on h{name}"));
         let (state, result) = self.call(|_, _| {
+            let mut state = state;
             // Every path ends as a state and the transition's result.
             type State = DeviceState<Selftest, MockDevice>;
             fn split<T: Into<State>, U: Into<State>>(
@@ -273,22 +274,30 @@ impl Seq<'_> {
                     }
                 }
             }
-            match (op, state) {
-                (OpKind::Install, DeviceState::Bound(b)) => split(b.install(&config)),
-                (OpKind::Reinstall, DeviceState::Nested(n)) => split(n.reinstall(&config)),
-                (OpKind::Uninstall, DeviceState::Nested(n)) => split(n.uninstall()),
-                (OpKind::SwitchDefault, DeviceState::Bound(b)) => split(b.switch_default(kind)),
-                (OpKind::SwitchDefault, DeviceState::Nested(n)) => split(n.switch_default(kind)),
-                (_, state) => split(state.apply(target)),
+            if op == OpKind::Apply {
+                // In place: the state is the same value, changed or not.
+                let result = state.apply(target);
+                return (state, result);
+            }
+            match (op, state.into_typed()) {
+                (OpKind::Install, Typed::Bound(b)) => split(b.install(&config)),
+                (OpKind::Reinstall, Typed::Nested(n)) => split(n.reinstall(&config)),
+                (OpKind::Uninstall, Typed::Nested(n)) => split(n.uninstall()),
+                (OpKind::SwitchDefault, Typed::Bound(b)) => split(b.switch_default(kind)),
+                (OpKind::SwitchDefault, Typed::Nested(n)) => split(n.switch_default(kind)),
+                (_, typed) => (typed.into(), Ok(())),
             }
         });
         self.outcome(&result);
         self.expect(&what, ok, &result);
         let checked = match result {
             Ok(()) => {
-                let stage1 = match (&state, nested) {
-                    (DeviceState::Nested(n), true) => {
-                        let id = n.stage1_hwpt().expect("a nested state has its HWPT").raw();
+                let stage1 = match (state.stage1(), nested) {
+                    (GuestStage1::Translate(_), true) => {
+                        let id = state
+                            .stage1_hwpt()
+                            .expect("a nested state has its HWPT")
+                            .raw();
                         let (viommu, _) = self.viommu_parts(arc);
                         Some(self.world.add(
                             Some(id),
@@ -298,12 +307,8 @@ impl Seq<'_> {
                             },
                         ))
                     }
-                    (DeviceState::Bound(b), false)
-                        if b.default_stage1() == DefaultStage1::Bypass =>
-                    {
-                        None
-                    }
-                    (s, _) => return Err(format!("{what}: ended in {s:?}")),
+                    (GuestStage1::Default(DefaultStage1::Bypass), false) => None,
+                    (_, _) => return Err(format!("{what}: ended in {state:?}")),
                 };
                 self.settle(node, stage1);
                 self.same_state(node, &state)
@@ -316,12 +321,13 @@ impl Seq<'_> {
     }
 
     pub(super) fn unbind(&mut self) -> Result<bool, String> {
-        let Some(i) = self.pick(|l| matches!(l.handle, Handle::Bound(DeviceState::Bound(_))))
+        let Some(i) =
+            self.pick(|l| matches!(&l.handle, Handle::Bound(s) if s.stage1_hwpt().is_none()))
         else {
             return Ok(false);
         };
         let Live { name, handle, node } = self.live.swap_remove(i);
-        let Handle::Bound(DeviceState::Bound(bound)) = handle else {
+        let Handle::Bound(bound) = handle else {
             unreachable!("picked a bound device")
         };
         let (dev, _, _, arc) = self.binding(node);
@@ -335,7 +341,7 @@ impl Seq<'_> {
             }
             Err(e) => {
                 let (bound, error) = e.into_parts();
-                (Handle::Bound(DeviceState::Bound(bound)), node, Err(error))
+                (Handle::Bound(bound), node, Err(error))
             }
         };
         self.outcome(&result);

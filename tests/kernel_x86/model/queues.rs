@@ -5,9 +5,9 @@
 use super::ops::iova;
 use super::seq::{Handle, Seq};
 use super::world::{SLOTS, What};
+use iommufd::arch::Stage1Config;
 use iommufd::arch::selftest::stage1;
 use iommufd::batch::BatchError;
-use iommufd::states::DeviceState;
 use iommufd::uapi::{
     IommuHwptInvalidateSelftest, IommuViommuInvalidateSelftest, MOCK_DEV_CACHE_ID_MAX,
     MOCK_NESTED_DOMAIN_IOTLB_ID_MAX,
@@ -239,7 +239,8 @@ impl Seq<'_> {
     }
 
     pub(super) fn invalidate_nested(&mut self) -> Result<bool, String> {
-        let Some(i) = self.pick(|l| matches!(l.handle, Handle::Bound(DeviceState::Nested(_))))
+        let Some(i) =
+            self.pick(|l| matches!(&l.handle, Handle::Bound(s) if s.stage1_hwpt().is_some()))
         else {
             return Ok(false);
         };
@@ -253,22 +254,22 @@ impl Seq<'_> {
             .iter()
             .position(|e| e.iotlb_id > MOCK_NESTED_DOMAIN_IOTLB_ID_MAX);
         self.note(format!(
-            "Nested::invalidate on h{}: {:?}",
+            "DeviceState::invalidate on h{}: {:?}",
             self.live[i].name,
             entries.iter().map(|e| e.iotlb_id).collect::<Vec<_>>()
         ));
         let got = self.call(|live, _| {
-            let Handle::Bound(DeviceState::Nested(n)) = &live[i].handle else {
+            let Handle::Bound(state) = &live[i].handle else {
                 unreachable!("picked a nested device")
             };
-            n.invalidate(&entries).map_err(|e| {
+            state.invalidate(&entries).map_err(|e| {
                 let k = (e.kind() == ErrorKind::InvalidArgument)
                     .then(|| e.refused_entry())
                     .flatten();
                 (k, e.to_string())
             })
         });
-        self.refusal("Nested::invalidate", refused, got)
+        self.refusal("DeviceState::invalidate", refused, got)
     }
 
     pub(super) fn fault_queue(&mut self) -> Result<bool, String> {
@@ -300,7 +301,7 @@ impl Seq<'_> {
             None
         };
         let fault_node = fault.map(|f| self.live[f].node);
-        let config = stage1(0x77);
+        let config = stage1(0x77).hwpt_data();
         self.note(format!(
             "raw nested HWPT on the vIOMMU of h{} for the device of h{} (fault queue: {:?})",
             self.live[i].name,

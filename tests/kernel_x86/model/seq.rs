@@ -48,8 +48,7 @@ impl Handle {
     pub fn viommu(&self) -> Option<&VIommuAllocated<Selftest>> {
         match self {
             Handle::Viommu(v) => Some(v),
-            Handle::Bound(DeviceState::Bound(b)) => Some(b.viommu()),
-            Handle::Bound(DeviceState::Nested(n)) => Some(n.viommu()),
+            Handle::Bound(s) => Some(s.viommu()),
             _ => None,
         }
     }
