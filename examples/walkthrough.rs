@@ -13,7 +13,7 @@
 use iommufd::arch::selftest::stage1;
 use iommufd::arch::{DefaultStage1, Selftest};
 use iommufd::mock::{MockChecks, MockDevice};
-use iommufd::states::{Event, IoasReady};
+use iommufd::states::{DeviceState, Event, GuestStage1, IoasReady};
 use iommufd::uapi::{
     IOMMU_TEST_DEV_CACHE_DEFAULT, IommuViommuInvalidateSelftest, MOCK_APERTURE_START,
 };
@@ -163,14 +163,29 @@ fn main() -> Result<(), Box<dyn Error>> {
         "guest disabled translation: back to bypass, stage 1 destroyed"
     );
 
+    // What a VMM stores: the same device as a DeviceState, changed in place.
+    let mut device = DeviceState::from(bound);
+    device.apply(GuestStage1::Translate(stage1(0x3333)))?;
+    let hwpt = device.stage1_hwpt().ok_or("no stage 1")?;
+    iommufd.check_iotlb(hwpt, 0, 0x3333)?;
+    step!(
+        15,
+        "DeviceState::apply in place (&mut, unchanged on error): stage-1 {hwpt}"
+    );
+    let dev = device.unbind().map_err(|e| e.into_parts().1)?;
+    step!(
+        16,
+        "unplugged: device on the stage 2 alone, its vDEVICE and stage 1 destroyed"
+    );
+
     println!("Teardown");
     drop(events);
-    drop(bound); // device unbound, vDEVICE destroyed
+    drop(dev); // mock device destroyed
     viommu.try_destroy().map_err(|e| e.into_parts().1)?;
     s2.try_destroy().map_err(|e| e.into_parts().1)?;
     ioas.try_destroy().map_err(|e| e.into_parts().1)?;
     step!(
-        15,
+        17,
         "vIOMMU, stage 2 and IOAS destroyed, children first: nothing left in the kernel"
     );
     println!("walkthrough: ok");
