@@ -8,7 +8,8 @@
 use crate::device::Device;
 use crate::error::{ErrnoExt, Error, Op, Result};
 use crate::ids::{DevId, HwptId, IoasId, Iova, PtId};
-use crate::ioctl::mock::{run, run_with_buffer, test_cmd};
+use crate::ioctl::mock::{run, run_with_buffer};
+use crate::ioctl::test_ops::{self as op, TestOp};
 use crate::iommufd::IommuFd;
 use crate::uapi::*;
 use rustix::fd::AsFd;
@@ -47,23 +48,25 @@ impl MockDevice {
         pt: impl Into<PtId>,
         flags: MockDeviceFlags,
     ) -> Result<Self> {
-        let payload = IommuTestCmdMockDomainFlags {
-            dev_flags: flags.0,
-            ..Default::default()
-        };
-        let op = if flags.0 == 0 {
-            IOMMU_TEST_OP_MOCK_DOMAIN
+        let (fd, pt) = (iommufd.as_fd(), pt.into().raw());
+        // No flags: the plain MOCK_DOMAIN, whose payload has no flags field.
+        let (stdev_id, idev_id, hwpt_id) = if flags.0 == 0 {
+            let out = run(fd, op::MOCK_DOMAIN, pt, IommuTestCmdMockDomain::default());
+            out.map(|o| (o.out_stdev_id, o.out_idev_id, o.out_hwpt_id))
         } else {
-            IOMMU_TEST_OP_MOCK_DOMAIN_FLAGS
-        };
-        let mut cmd = test_cmd(op, pt.into().raw(), &payload);
-        run(iommufd.as_fd(), &mut cmd).op(Op::TestCmd)?;
-        let out: IommuTestCmdMockDomainFlags = read_payload(&cmd);
+            let payload = IommuTestCmdMockDomainFlags {
+                dev_flags: flags.0,
+                ..Default::default()
+            };
+            let out = run(fd, op::MOCK_DOMAIN_FLAGS, pt, payload);
+            out.map(|o| (o.out_stdev_id, o.out_idev_id, o.out_hwpt_id))
+        }
+        .op(Op::TestCmd)?;
         Ok(Self {
             iommufd: Arc::clone(iommufd),
-            stdev_id: out.out_stdev_id,
-            dev_id: DevId::from_raw(out.out_idev_id),
-            hwpt_id: HwptId::from_raw(out.out_hwpt_id),
+            stdev_id,
+            dev_id: DevId::from_raw(idev_id),
+            hwpt_id: HwptId::from_raw(hwpt_id),
         })
     }
 
@@ -84,8 +87,9 @@ impl MockDevice {
             pasid,
             pt_id: hwpt.map_or(0, HwptId::raw),
         };
-        let mut cmd = test_cmd(IOMMU_TEST_OP_PASID_CHECK_HWPT, self.stdev_id, &p);
-        run(self.iommufd.as_fd(), &mut cmd).op(Op::TestCmd)
+        run(self.iommufd.as_fd(), op::PASID_CHECK_HWPT, self.stdev_id, p)
+            .map(drop)
+            .op(Op::TestCmd)
     }
 
     /// Asserts through the mock that cache entry `index` of the device holds `value`.
@@ -94,8 +98,14 @@ impl MockDevice {
             id: index,
             cache: value,
         };
-        let mut cmd = test_cmd(IOMMU_TEST_OP_DEV_CHECK_CACHE, self.dev_id.raw(), &p);
-        run(self.iommufd.as_fd(), &mut cmd).op(Op::TestCmd)
+        run(
+            self.iommufd.as_fd(),
+            op::DEV_CHECK_CACHE,
+            self.dev_id.raw(),
+            p,
+        )
+        .map(drop)
+        .op(Op::TestCmd)
     }
 
     /// Makes the mock report a vEVENT for this device on its vIOMMU's vEVENTQ.
@@ -103,8 +113,9 @@ impl MockDevice {
         let p = IommuTestCmdTriggerVevent {
             dev_id: self.dev_id.raw(),
         };
-        let mut cmd = test_cmd(IOMMU_TEST_OP_TRIGGER_VEVENT, 0, &p);
-        run(self.iommufd.as_fd(), &mut cmd).op(Op::TestCmd)
+        run(self.iommufd.as_fd(), op::TRIGGER_VEVENT, 0, p)
+            .map(drop)
+            .op(Op::TestCmd)
     }
 
     /// Injects an I/O page fault from this device.
@@ -116,14 +127,15 @@ impl MockDevice {
             perm: perm.bits(),
             addr,
         };
-        let mut cmd = test_cmd(IOMMU_TEST_OP_TRIGGER_IOPF, 0, &p);
-        run(self.iommufd.as_fd(), &mut cmd).op(Op::TestCmd)
+        run(self.iommufd.as_fd(), op::TRIGGER_IOPF, 0, p)
+            .map(drop)
+            .op(Op::TestCmd)
     }
 
-    fn pasid_op(&self, op: u32, pasid: u32, pt: u32) -> Result<u32> {
-        let mut cmd = test_cmd(op, self.stdev_id, &IommuTestCmdPasid { pasid, pt_id: pt });
-        run(self.iommufd.as_fd(), &mut cmd).op(Op::TestCmd)?;
-        Ok(read_payload::<IommuTestCmdPasid>(&cmd).pt_id)
+    fn pasid_op(&self, which: TestOp<IommuTestCmdPasid>, pasid: u32, pt: u32) -> Result<u32> {
+        let p = IommuTestCmdPasid { pasid, pt_id: pt };
+        let out = run(self.iommufd.as_fd(), which, self.stdev_id, p).op(Op::TestCmd)?;
+        Ok(out.pt_id)
     }
 }
 
@@ -136,13 +148,16 @@ impl Device for MockDevice {
     /// always attached.
     fn attach(&self, pt: PtId) -> Result<HwptId> {
         let p = IommuTestCmdMockDomainReplace { pt_id: pt.raw() };
-        let mut cmd = test_cmd(IOMMU_TEST_OP_MOCK_DOMAIN_REPLACE, self.stdev_id, &p);
-        run(self.iommufd.as_fd(), &mut cmd).op(Op::TestCmd)?;
+        let out = run(
+            self.iommufd.as_fd(),
+            op::MOCK_DOMAIN_REPLACE,
+            self.stdev_id,
+            p,
+        )
+        .op(Op::TestCmd)?;
         // The HWPT the device left may have been waiting for it.
         self.iommufd.retry_pending_destroys();
-        Ok(HwptId::from_raw(
-            read_payload::<IommuTestCmdMockDomainReplace>(&cmd).pt_id,
-        ))
+        Ok(HwptId::from_raw(out.pt_id))
     }
 
     /// A mock device cannot be detached: it is destroyed instead. Always
@@ -158,9 +173,9 @@ impl Device for MockDevice {
     /// `IOMMU_TEST_OP_PASID_REPLACE` when the PASID is already attached (the mock has a
     /// command for each; the kernel's EBUSY tells which applies).
     fn attach_pasid(&self, pasid: u32, pt: PtId) -> Result<HwptId> {
-        let attached = match self.pasid_op(IOMMU_TEST_OP_PASID_ATTACH, pasid, pt.raw()) {
+        let attached = match self.pasid_op(op::PASID_ATTACH, pasid, pt.raw()) {
             Err(e) if e.errno() == Some(rustix::io::Errno::BUSY) => {
-                self.pasid_op(IOMMU_TEST_OP_PASID_REPLACE, pasid, pt.raw())
+                self.pasid_op(op::PASID_REPLACE, pasid, pt.raw())
             }
             other => other,
         }?;
@@ -168,8 +183,7 @@ impl Device for MockDevice {
     }
 
     fn detach_pasid(&self, pasid: u32) -> Result<()> {
-        self.pasid_op(IOMMU_TEST_OP_PASID_DETACH, pasid, 0)
-            .map(drop)
+        self.pasid_op(op::PASID_DETACH, pasid, 0).map(drop)
     }
 }
 
@@ -181,13 +195,6 @@ impl Drop for MockDevice {
         // What the device was attached to may have been waiting for it.
         self.iommufd.retry_pending_destroys();
     }
-}
-
-fn read_payload<P: zerocopy::FromBytes>(cmd: &IommuTestCmd) -> P {
-    use zerocopy::IntoBytes;
-    P::read_from_prefix(cmd.payload.as_bytes())
-        .map(|(p, _)| p)
-        .unwrap_or_else(|_| P::new_zeroed())
 }
 
 /// The mock's checks and knobs that are not tied to one device.
@@ -245,24 +252,20 @@ impl MockChecks for IommuFd {
     }
 
     fn check_iotlb(&self, hwpt: HwptId, index: u32, value: u32) -> Result<()> {
-        let mut cmd = test_cmd(
-            IOMMU_TEST_OP_MD_CHECK_IOTLB,
-            hwpt.raw(),
-            &IommuTestCmdCheckIotlb {
-                id: index,
-                iotlb: value,
-            },
-        );
-        run(self.as_fd(), &mut cmd).op(Op::TestCmd)
+        let p = IommuTestCmdCheckIotlb {
+            id: index,
+            iotlb: value,
+        };
+        run(self.as_fd(), op::MD_CHECK_IOTLB, hwpt.raw(), p)
+            .map(drop)
+            .op(Op::TestCmd)
     }
 
     fn add_reserved(&self, ioas: IoasId, start: u64, length: u64) -> Result<()> {
-        let mut cmd = test_cmd(
-            IOMMU_TEST_OP_ADD_RESERVED,
-            ioas.raw(),
-            &IommuTestCmdAddReserved { start, length },
-        );
-        run(self.as_fd(), &mut cmd).op(Op::TestCmd)
+        let p = IommuTestCmdAddReserved { start, length };
+        run(self.as_fd(), op::ADD_RESERVED, ioas.raw(), p)
+            .map(drop)
+            .op(Op::TestCmd)
     }
 
     fn set_dirty(&self, hwpt: HwptId, iova: Iova, page_size: u64, bitmap: &[u8]) -> Result<()> {

@@ -3,7 +3,8 @@
 
 #![allow(unsafe_code)]
 
-use super::{call, own_fd, size_u32, uptr};
+use super::command::{call, call_with_pointers};
+use super::{own_fd, uptr};
 use crate::uapi::*;
 use rustix::fd::{BorrowedFd, OwnedFd};
 use rustix::io::Errno;
@@ -25,7 +26,6 @@ pub(crate) fn hwpt_alloc(
     data: &[u8],
 ) -> Result<u32, Errno> {
     let mut arg = IommuHwptAlloc {
-        size: size_u32::<IommuHwptAlloc>(),
         flags: args.flags.bits(),
         dev_id: args.dev_id,
         pt_id: args.pt_id,
@@ -37,7 +37,7 @@ pub(crate) fn hwpt_alloc(
     };
     // SAFETY: data_uptr points to `data`, borrowed for the call, data_len long; the
     // kernel only reads it.
-    unsafe { call::<IOMMU_HWPT_ALLOC, _>(fd, &mut arg) }?;
+    unsafe { call_with_pointers(fd, &mut arg) }?;
     Ok(arg.out_hwpt_id)
 }
 
@@ -50,7 +50,6 @@ pub(crate) fn get_hw_info(
     buf: &mut [u8],
 ) -> Result<IommuHwInfo, Errno> {
     let mut arg = IommuHwInfo {
-        size: size_u32::<IommuHwInfo>(),
         flags: if data_type.is_some() {
             HwInfoFlags::INPUT_TYPE.bits()
         } else {
@@ -64,7 +63,7 @@ pub(crate) fn get_hw_info(
     };
     // SAFETY: data_uptr points to `buf`, exclusively borrowed, data_len long; the
     // kernel writes at most data_len bytes.
-    unsafe { call::<IOMMU_GET_HW_INFO, _>(fd, &mut arg) }?;
+    unsafe { call_with_pointers(fd, &mut arg) }?;
     Ok(arg)
 }
 
@@ -75,17 +74,15 @@ pub(crate) fn set_dirty_tracking(
     enable: bool,
 ) -> Result<(), Errno> {
     let mut arg = IommuHwptSetDirtyTracking {
-        size: size_u32::<IommuHwptSetDirtyTracking>(),
         flags: if enable {
             DirtyTrackingFlags::ENABLE.bits()
         } else {
             0
         },
         hwpt_id,
-        __reserved: 0,
+        ..Default::default()
     };
-    // SAFETY: struct iommu_hwpt_set_dirty_tracking holds no pointer.
-    unsafe { call::<IOMMU_HWPT_SET_DIRTY_TRACKING, _>(fd, &mut arg) }
+    call(fd, &mut arg)
 }
 
 /// Bytes of bitmap the kernel writes for `length` bytes at `page_size` bytes per bit,
@@ -110,7 +107,6 @@ pub(crate) fn get_dirty_bitmap(
         return Err(Errno::INVAL);
     }
     let mut arg = IommuHwptGetDirtyBitmap {
-        size: size_u32::<IommuHwptGetDirtyBitmap>(),
         hwpt_id,
         flags: flags.bits(),
         iova,
@@ -121,7 +117,7 @@ pub(crate) fn get_dirty_bitmap(
     };
     // SAFETY: data points to `bitmap`, exclusively borrowed and checked above to hold
     // the length / page_size bits the kernel writes.
-    unsafe { call::<IOMMU_HWPT_GET_DIRTY_BITMAP, _>(fd, &mut arg) }
+    unsafe { call_with_pointers(fd, &mut arg) }
 }
 
 /// `IOMMU_HWPT_INVALIDATE` of `entry_num` entries of `entry_len` bytes from `data`.
@@ -142,28 +138,23 @@ pub(crate) fn hwpt_invalidate(
         return (Err(Errno::INVAL), entry_num);
     }
     let mut arg = IommuHwptInvalidate {
-        size: size_u32::<IommuHwptInvalidate>(),
         hwpt_id,
         data_uptr: uptr(data),
         data_type,
         entry_len,
         entry_num,
-        __reserved: 0,
+        ..Default::default()
     };
     // SAFETY: data_uptr points to `data`, borrowed for the call and checked above to
     // hold entry_len * entry_num bytes; the kernel only reads it.
-    let result = unsafe { call::<IOMMU_HWPT_INVALIDATE, _>(fd, &mut arg) };
+    let result = unsafe { call_with_pointers(fd, &mut arg) };
     (result, arg.entry_num)
 }
 
 /// `IOMMU_FAULT_QUEUE_ALLOC`: returns the fault queue's id and fd.
 pub(crate) fn fault_queue_alloc(fd: BorrowedFd<'_>) -> Result<(u32, OwnedFd), Errno> {
-    let mut arg = IommuFaultAlloc {
-        size: size_u32::<IommuFaultAlloc>(),
-        ..Default::default()
-    };
-    // SAFETY: struct iommu_fault_alloc holds no pointer.
-    unsafe { call::<IOMMU_FAULT_QUEUE_ALLOC, _>(fd, &mut arg) }?;
+    let mut arg = IommuFaultAlloc::default();
+    call(fd, &mut arg)?;
     // SAFETY: on success the kernel installed out_fault_fd for us alone.
     Ok((arg.out_fault_id, unsafe { own_fd(arg.out_fault_fd) }))
 }

@@ -3,7 +3,8 @@
 
 #![allow(unsafe_code)]
 
-use super::{call, size_u32, uptr};
+use super::command::{call, call_with_pointers};
+use super::uptr;
 use crate::ids::IovaRange;
 use crate::uapi::*;
 use rustix::fd::{AsRawFd, BorrowedFd};
@@ -12,21 +13,16 @@ use rustix::io::Errno;
 /// `IOMMU_DESTROY`.
 pub(crate) fn destroy(fd: BorrowedFd<'_>, id: u32) -> Result<(), Errno> {
     let mut arg = IommuDestroy {
-        size: size_u32::<IommuDestroy>(),
         id,
+        ..Default::default()
     };
-    // SAFETY: IOMMU_DESTROY takes struct iommu_destroy, which holds no pointer.
-    unsafe { call::<IOMMU_DESTROY, _>(fd, &mut arg) }
+    call(fd, &mut arg)
 }
 
 /// `IOMMU_IOAS_ALLOC`: returns the new IOAS id.
 pub(crate) fn ioas_alloc(fd: BorrowedFd<'_>) -> Result<u32, Errno> {
-    let mut arg = IommuIoasAlloc {
-        size: size_u32::<IommuIoasAlloc>(),
-        ..Default::default()
-    };
-    // SAFETY: IOMMU_IOAS_ALLOC takes struct iommu_ioas_alloc, which holds no pointer.
-    unsafe { call::<IOMMU_IOAS_ALLOC, _>(fd, &mut arg) }?;
+    let mut arg = IommuIoasAlloc::default();
+    call(fd, &mut arg)?;
     Ok(arg.out_ioas_id)
 }
 
@@ -39,7 +35,6 @@ pub(crate) fn ioas_iova_ranges(
     ranges: &mut [IovaRange],
 ) -> (Result<(), Errno>, IommuIoasIovaRanges) {
     let mut arg = IommuIoasIovaRanges {
-        size: size_u32::<IommuIoasIovaRanges>(),
         ioas_id,
         num_iovas: u32::try_from(ranges.len()).unwrap_or(u32::MAX),
         allowed_iovas: uptr(ranges),
@@ -47,7 +42,7 @@ pub(crate) fn ioas_iova_ranges(
     };
     // SAFETY: allowed_iovas points to `ranges`, exclusively borrowed, with room for
     // num_iovas entries (never more than ranges.len()).
-    let result = unsafe { call::<IOMMU_IOAS_IOVA_RANGES, _>(fd, &mut arg) };
+    let result = unsafe { call_with_pointers(fd, &mut arg) };
     (result, arg)
 }
 
@@ -58,7 +53,6 @@ pub(crate) fn ioas_allow_iovas(
     ranges: &[IovaRange],
 ) -> Result<(), Errno> {
     let mut arg = IommuIoasAllowIovas {
-        size: size_u32::<IommuIoasAllowIovas>(),
         ioas_id,
         num_iovas: u32::try_from(ranges.len()).map_err(|_| Errno::INVAL)?,
         allowed_iovas: uptr(ranges),
@@ -66,7 +60,7 @@ pub(crate) fn ioas_allow_iovas(
     };
     // SAFETY: allowed_iovas points to `ranges`, borrowed for the call, num_iovas long;
     // the kernel only reads it.
-    unsafe { call::<IOMMU_IOAS_ALLOW_IOVAS, _>(fd, &mut arg) }
+    unsafe { call_with_pointers(fd, &mut arg) }
 }
 
 /// `IOMMU_IOAS_MAP`: returns the IOVA mapped.
@@ -85,7 +79,6 @@ pub(crate) unsafe fn ioas_map(
     iova: u64,
 ) -> Result<u64, Errno> {
     let mut arg = IommuIoasMap {
-        size: size_u32::<IommuIoasMap>(),
         flags: flags.bits(),
         ioas_id,
         user_va,
@@ -94,7 +87,7 @@ pub(crate) unsafe fn ioas_map(
         ..Default::default()
     };
     // SAFETY: the caller guarantees the user range may be pinned and accessed by DMA.
-    unsafe { call::<IOMMU_IOAS_MAP, _>(fd, &mut arg) }?;
+    unsafe { call_with_pointers(fd, &mut arg) }?;
     Ok(arg.iova)
 }
 
@@ -109,17 +102,15 @@ pub(crate) fn ioas_map_file(
     iova: u64,
 ) -> Result<u64, Errno> {
     let mut arg = IommuIoasMapFile {
-        size: size_u32::<IommuIoasMapFile>(),
         flags: flags.bits(),
         ioas_id,
         fd: file.as_raw_fd(),
         start,
         length,
         iova,
+        ..Default::default()
     };
-    // SAFETY: the struct holds an fd borrowed for the call, no user pointer; the kernel
-    // pins the file's pages, not memory of this process's address space.
-    unsafe { call::<IOMMU_IOAS_MAP_FILE, _>(fd, &mut arg) }?;
+    call(fd, &mut arg)?;
     Ok(arg.iova)
 }
 
@@ -134,17 +125,15 @@ pub(crate) fn ioas_copy(
     length: u64,
 ) -> Result<u64, Errno> {
     let mut arg = IommuIoasCopy {
-        size: size_u32::<IommuIoasCopy>(),
         flags: flags.bits(),
         dst_ioas_id,
         src_ioas_id,
         length,
         dst_iova,
         src_iova,
+        ..Default::default()
     };
-    // SAFETY: struct iommu_ioas_copy holds no user pointer: the pages are already
-    // pinned by the source mapping.
-    unsafe { call::<IOMMU_IOAS_COPY, _>(fd, &mut arg) }?;
+    call(fd, &mut arg)?;
     Ok(arg.dst_iova)
 }
 
@@ -156,13 +145,12 @@ pub(crate) fn ioas_unmap(
     length: u64,
 ) -> Result<u64, Errno> {
     let mut arg = IommuIoasUnmap {
-        size: size_u32::<IommuIoasUnmap>(),
         ioas_id,
         iova,
         length,
+        ..Default::default()
     };
-    // SAFETY: struct iommu_ioas_unmap holds no pointer.
-    unsafe { call::<IOMMU_IOAS_UNMAP, _>(fd, &mut arg) }?;
+    call(fd, &mut arg)?;
     Ok(arg.length)
 }
 
@@ -175,37 +163,29 @@ pub(crate) fn option(
     val64: u64,
 ) -> Result<u64, Errno> {
     let mut arg = IommuOption {
-        size: size_u32::<IommuOption>(),
         option_id,
         op,
         object_id,
         val64,
         ..Default::default()
     };
-    // SAFETY: struct iommu_option holds no pointer.
-    unsafe { call::<IOMMU_OPTION, _>(fd, &mut arg) }?;
+    call(fd, &mut arg)?;
     Ok(arg.val64)
 }
 
 /// `IOMMU_VFIO_IOAS`: returns the IOAS id after the call (the one read, for GET).
 pub(crate) fn vfio_ioas(fd: BorrowedFd<'_>, op: u16, ioas_id: u32) -> Result<u32, Errno> {
     let mut arg = IommuVfioIoas {
-        size: size_u32::<IommuVfioIoas>(),
         ioas_id,
         op,
-        __reserved: 0,
+        ..Default::default()
     };
-    // SAFETY: struct iommu_vfio_ioas holds no pointer.
-    unsafe { call::<IOMMU_VFIO_IOAS, _>(fd, &mut arg) }?;
+    call(fd, &mut arg)?;
     Ok(arg.ioas_id)
 }
 
 /// `IOMMU_IOAS_CHANGE_PROCESS`.
 pub(crate) fn ioas_change_process(fd: BorrowedFd<'_>) -> Result<(), Errno> {
-    let mut arg = IommuIoasChangeProcess {
-        size: size_u32::<IommuIoasChangeProcess>(),
-        __reserved: 0,
-    };
-    // SAFETY: struct iommu_ioas_change_process holds no pointer.
-    unsafe { call::<IOMMU_IOAS_CHANGE_PROCESS, _>(fd, &mut arg) }
+    let mut arg = IommuIoasChangeProcess::default();
+    call(fd, &mut arg)
 }

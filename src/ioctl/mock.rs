@@ -4,17 +4,18 @@
 
 #![allow(unsafe_code)]
 
-use super::{call, size_u32};
+use super::command::{Command, NoPointers, call_with_pointers};
+use super::test_ops::TestOp;
 use crate::uapi::*;
 use rustix::fd::BorrowedFd;
 use rustix::io::Errno;
 use rustix::ioctl::{Ioctl, IoctlOutput, Opcode};
-use zerocopy::{Immutable, IntoBytes};
+use zerocopy::{FromBytes, Immutable, IntoBytes};
 
-/// Builds the envelope of a test command with `payload` in its union.
-pub(crate) fn test_cmd<P: IntoBytes + Immutable>(op: u32, id: u32, payload: &P) -> IommuTestCmd {
+/// The envelope of a test command with `payload` in its union (`size` is stamped by
+/// the call).
+fn envelope<P: IntoBytes + Immutable>(op: u32, id: u32, payload: &P) -> IommuTestCmd {
     let mut cmd = IommuTestCmd {
-        size: size_u32::<IommuTestCmd>(),
         op,
         id,
         ..Default::default()
@@ -24,15 +25,21 @@ pub(crate) fn test_cmd<P: IntoBytes + Immutable>(op: u32, id: u32, payload: &P) 
     cmd
 }
 
-/// Issues a test command that carries no user pointer.
-pub(crate) fn run(fd: BorrowedFd<'_>, cmd: &mut IommuTestCmd) -> Result<(), Errno> {
-    debug_assert!(!matches!(
-        cmd.op,
-        IOMMU_TEST_OP_MD_CHECK_MAP | IOMMU_TEST_OP_MD_CHECK_REFS | IOMMU_TEST_OP_DIRTY
-    ));
-    // SAFETY: IOMMU_TEST_CMD takes struct iommu_test_cmd; the ops allowed here carry
-    // no user pointer (the ones that do go through run_with_buffer).
-    unsafe { call::<IOMMU_TEST_CMD, _>(fd, cmd) }
+/// Issues `op` on object `id` with `payload`; returns the payload as the kernel left
+/// it (the operations' results are written there).
+pub(crate) fn run<P: IntoBytes + FromBytes + Immutable>(
+    fd: BorrowedFd<'_>,
+    op: TestOp<P>,
+    id: u32,
+    payload: P,
+) -> Result<P, Errno> {
+    let mut cmd = envelope(op.op(), id, &payload);
+    // SAFETY: a TestOp's operation holds no user pointer (its binding's contract), and
+    // the rest of the envelope holds none either.
+    unsafe { call_with_pointers(fd, &mut cmd) }?;
+    // P fits the union (each payload's size is asserted in uapi), so the read succeeds.
+    let out = P::read_from_prefix(cmd.payload.as_bytes());
+    Ok(out.map_or_else(|_| P::new_zeroed(), |(p, _)| p))
 }
 
 /// Issues `MD_CHECK_MAP`, `MD_CHECK_REFS` or `DIRTY`, whose `uptr` points into `buf`.
@@ -47,7 +54,7 @@ pub(crate) fn run_with_buffer(
     let uptr = buf.as_ptr() as u64;
     let len = buf.len() as u64;
     let mut cmd = match op {
-        IOMMU_TEST_OP_MD_CHECK_MAP => test_cmd(
+        IOMMU_TEST_OP_MD_CHECK_MAP => envelope(
             op,
             id,
             &IommuTestCmdCheckMap {
@@ -56,7 +63,7 @@ pub(crate) fn run_with_buffer(
                 uptr,
             },
         ),
-        IOMMU_TEST_OP_MD_CHECK_REFS => test_cmd(
+        IOMMU_TEST_OP_MD_CHECK_REFS => envelope(
             op,
             id,
             &IommuTestCmdCheckRefs {
@@ -72,7 +79,7 @@ pub(crate) fn run_with_buffer(
                 .checked_mul(8)
                 .and_then(|b| b.checked_mul(page_size))
                 .ok_or(Errno::INVAL)?;
-            test_cmd(
+            envelope(
                 op,
                 id,
                 &IommuTestCmdDirty {
@@ -88,7 +95,7 @@ pub(crate) fn run_with_buffer(
     };
     // SAFETY: uptr points to `buf`, borrowed for the call; CHECK_MAP and CHECK_REFS
     // read `length` bytes, DIRTY reads length / page_size bits: all inside `buf`.
-    unsafe { call::<IOMMU_TEST_CMD, _>(fd, &mut cmd) }
+    unsafe { call_with_pointers(fd, &mut cmd) }
 }
 
 /// An ioctl on a raw byte buffer, so a test can send a struct with a tail the kernel
@@ -124,12 +131,13 @@ pub(crate) fn raw_no_pointers(
     opcode: Opcode,
     buf: &mut [u8],
 ) -> Result<(), Errno> {
+    // Only requests bound to a NoPointers struct can be listed here.
     let allowed = [
-        IOMMU_IOAS_ALLOC,
-        IOMMU_DESTROY,
-        IOMMU_IOAS_UNMAP,
-        IOMMU_VDEVICE_ALLOC,
-        IOMMU_OPTION,
+        no_pointers::<IommuIoasAlloc>(),
+        no_pointers::<IommuDestroy>(),
+        no_pointers::<IommuIoasUnmap>(),
+        no_pointers::<IommuVdeviceAlloc>(),
+        no_pointers::<IommuOption>(),
     ];
     if !allowed.contains(&opcode) || buf.len() < 4 {
         return Err(Errno::INVAL);
@@ -141,4 +149,9 @@ pub(crate) fn raw_no_pointers(
     // SAFETY: the commands allowed above take no user pointer, and the kernel reads
     // and writes at most `size` <= buf.len() bytes of the exclusively borrowed buffer.
     unsafe { rustix::ioctl::ioctl(fd, RawBytes { opcode, buf }) }
+}
+
+/// The request of `C`, which holds no user pointer.
+const fn no_pointers<C: Command<Pointers = NoPointers>>() -> Opcode {
+    C::OPCODE
 }

@@ -5,41 +5,26 @@
 //!
 //! Every iommufd and VFIO cdev command is `_IO(';', nr)`: the number carries no size or
 //! direction, and the kernel reads the struct's `size` (or `argsz`) field instead and
-//! writes results back into the same struct. [`call`] issues such a command through
-//! rustix's `Updater`.
+//! writes results back into the same struct. Each wire struct is bound once to its
+//! request ([`command::Command`], impls in `bindings`), so a command function names
+//! only its struct: [`command::call`] (safe, for structs without user pointers) or
+//! [`command::call_with_pointers`] infers the opcode and stamps the size.
 
 #![allow(unsafe_code)]
 
+mod bindings;
+mod command;
 mod dma;
 pub(crate) mod hwpt;
 pub(crate) mod ioas;
 #[cfg(feature = "mock")]
 pub(crate) mod mock;
+#[cfg(feature = "mock")]
+pub(crate) mod test_ops;
 pub(crate) mod vfio;
 pub(crate) mod viommu;
 
-use rustix::fd::{BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use rustix::io::Errno;
-use rustix::ioctl::{Opcode, Updater};
-
-/// Issues `OPCODE` with `arg`, which the kernel may read and write.
-///
-/// # Safety
-///
-/// `T` must be the struct the kernel expects for `OPCODE`, and every user pointer in
-/// `arg` must point to memory valid for the kernel's reads and writes of the lengths
-/// `arg` states, for the whole call.
-#[inline(always)]
-unsafe fn call<const OPCODE: Opcode, T>(fd: BorrowedFd<'_>, arg: &mut T) -> Result<(), Errno> {
-    // SAFETY: the caller guarantees T matches OPCODE and its pointers are valid; arg is
-    // a live exclusive borrow, so the kernel's write-back lands in memory we own.
-    unsafe { rustix::ioctl::ioctl(fd, Updater::<OPCODE, T>::new(arg)) }
-}
-
-/// The `size`/`argsz` value of a wire struct.
-const fn size_u32<T>() -> u32 {
-    size_of::<T>() as u32
-}
+use rustix::fd::{FromRawFd, OwnedFd, RawFd};
 
 /// A user pointer to a slice, or 0 for an empty one (the kernel checks the length).
 fn uptr<T>(slice: &[T]) -> u64 {

@@ -3,7 +3,8 @@
 
 #![allow(unsafe_code)]
 
-use super::{call, size_u32};
+use super::command::{call, call_with_pointers};
+
 use crate::uapi::*;
 use rustix::fd::{AsRawFd, BorrowedFd};
 use rustix::io::Errno;
@@ -15,7 +16,6 @@ pub(crate) fn bind_iommufd(
     token: Option<&[u8; 16]>,
 ) -> Result<u32, Errno> {
     let mut arg = VfioDeviceBindIommufd {
-        argsz: size_u32::<VfioDeviceBindIommufd>(),
         flags: if token.is_some() {
             VfioBindFlags::TOKEN.bits()
         } else {
@@ -27,7 +27,7 @@ pub(crate) fn bind_iommufd(
     };
     // SAFETY: token_uuid_ptr is 0 or points to the borrowed 16-byte token, which the
     // kernel only reads.
-    unsafe { call::<VFIO_DEVICE_BIND_IOMMUFD, _>(device, &mut arg) }?;
+    unsafe { call_with_pointers(device, &mut arg) }?;
     Ok(arg.out_devid)
 }
 
@@ -39,7 +39,6 @@ pub(crate) fn attach_pt(
     pasid: Option<u32>,
 ) -> Result<u32, Errno> {
     let mut arg = VfioDeviceAttachIommufdPt {
-        argsz: size_u32::<VfioDeviceAttachIommufdPt>(),
         flags: if pasid.is_some() {
             VfioPasidFlags::PASID.bits()
         } else {
@@ -47,23 +46,22 @@ pub(crate) fn attach_pt(
         },
         pt_id,
         pasid: pasid.unwrap_or(0),
+        ..Default::default()
     };
-    // SAFETY: struct vfio_device_attach_iommufd_pt holds no pointer.
-    unsafe { call::<VFIO_DEVICE_ATTACH_IOMMUFD_PT, _>(device, &mut arg) }?;
+    call(device, &mut arg)?;
     Ok(arg.pt_id)
 }
 
 /// `VFIO_DEVICE_DETACH_IOMMUFD_PT`.
 pub(crate) fn detach_pt(device: BorrowedFd<'_>, pasid: Option<u32>) -> Result<(), Errno> {
     let mut arg = VfioDeviceDetachIommufdPt {
-        argsz: size_u32::<VfioDeviceDetachIommufdPt>(),
         flags: if pasid.is_some() {
             VfioPasidFlags::PASID.bits()
         } else {
             0
         },
         pasid: pasid.unwrap_or(0),
+        ..Default::default()
     };
-    // SAFETY: struct vfio_device_detach_iommufd_pt holds no pointer.
-    unsafe { call::<VFIO_DEVICE_DETACH_IOMMUFD_PT, _>(device, &mut arg) }
+    call(device, &mut arg)
 }

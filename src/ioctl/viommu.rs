@@ -3,7 +3,8 @@
 
 #![allow(unsafe_code)]
 
-use super::{call, own_fd, size_u32, uptr};
+use super::command::{call, call_with_pointers};
+use super::{own_fd, uptr};
 use crate::uapi::*;
 use rustix::fd::{BorrowedFd, OwnedFd};
 use rustix::io::Errno;
@@ -17,7 +18,6 @@ pub(crate) fn viommu_alloc(
     data: &mut [u8],
 ) -> Result<u32, Errno> {
     let mut arg = IommuViommuAlloc {
-        size: size_u32::<IommuViommuAlloc>(),
         r#type: viommu_type,
         dev_id,
         hwpt_id,
@@ -27,7 +27,7 @@ pub(crate) fn viommu_alloc(
     };
     // SAFETY: data_uptr points to `data`, exclusively borrowed, data_len long; the
     // kernel reads and writes at most data_len bytes.
-    unsafe { call::<IOMMU_VIOMMU_ALLOC, _>(fd, &mut arg) }?;
+    unsafe { call_with_pointers(fd, &mut arg) }?;
     Ok(arg.out_viommu_id)
 }
 
@@ -39,14 +39,12 @@ pub(crate) fn vdevice_alloc(
     virt_id: u64,
 ) -> Result<u32, Errno> {
     let mut arg = IommuVdeviceAlloc {
-        size: size_u32::<IommuVdeviceAlloc>(),
         viommu_id,
         dev_id,
         virt_id,
         ..Default::default()
     };
-    // SAFETY: struct iommu_vdevice_alloc holds no pointer.
-    unsafe { call::<IOMMU_VDEVICE_ALLOC, _>(fd, &mut arg) }?;
+    call(fd, &mut arg)?;
     Ok(arg.out_vdevice_id)
 }
 
@@ -58,14 +56,12 @@ pub(crate) fn veventq_alloc(
     depth: u32,
 ) -> Result<(u32, OwnedFd), Errno> {
     let mut arg = IommuVeventqAlloc {
-        size: size_u32::<IommuVeventqAlloc>(),
         viommu_id,
         r#type: veventq_type,
         veventq_depth: depth,
         ..Default::default()
     };
-    // SAFETY: struct iommu_veventq_alloc holds no pointer.
-    unsafe { call::<IOMMU_VEVENTQ_ALLOC, _>(fd, &mut arg) }?;
+    call(fd, &mut arg)?;
     // SAFETY: on success the kernel installed out_veventq_fd for us alone.
     Ok((arg.out_veventq_id, unsafe { own_fd(arg.out_veventq_fd) }))
 }
@@ -80,7 +76,6 @@ pub(crate) fn hw_queue_alloc(
     length: u64,
 ) -> Result<u32, Errno> {
     let mut arg = IommuHwQueueAlloc {
-        size: size_u32::<IommuHwQueueAlloc>(),
         viommu_id,
         r#type: queue_type,
         index,
@@ -88,8 +83,6 @@ pub(crate) fn hw_queue_alloc(
         length,
         ..Default::default()
     };
-    // SAFETY: struct iommu_hw_queue_alloc holds no user pointer: the queue address is
-    // a guest physical address the kernel resolves through stage 2.
-    unsafe { call::<IOMMU_HW_QUEUE_ALLOC, _>(fd, &mut arg) }?;
+    call(fd, &mut arg)?;
     Ok(arg.out_hw_queue_id)
 }

@@ -20,6 +20,7 @@ const VFIO_BASE: u8 = 100;
 c_consts! {
     /// Every ioctl request number the crate can issue, by C name: build a seccomp
     /// filter from it. Each is `_IO(';', nr)`: the number carries no size or direction.
+    /// The build fails unless each is bound to exactly one of the crate's wire structs.
     IOCTL_REQUESTS;
     /// Destroys an object.
     IOMMU_DESTROY: Opcode = opcode::none(IOMMUFD_TYPE, 0x80);
