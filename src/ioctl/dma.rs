@@ -17,8 +17,9 @@ impl IommuFd {
     ///
     /// # Safety
     ///
-    /// From this call until the range is unmapped (or the IOAS destroyed), devices
-    /// attached to `ioas` may read, and with [`Access::WRITE`] write,
+    /// From this call until the range is unmapped (or the IOAS destroyed), and
+    /// until every copy of it made with [`copy`](Self::copy) into another IOAS is
+    /// unmapped too, devices attached to those IOASes may read, and with [`Access::WRITE`] write,
     /// `user_va .. user_va + length` behind the compiler's back. The caller must
     /// ensure the range is mapped memory of this process, is not freed or remapped
     /// while mapped, and that no Rust reference assumes its contents stay unchanged
