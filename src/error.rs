@@ -192,6 +192,18 @@ impl Error {
         Error::InvalidInput { op, field, reason }
     }
 
+    /// Refuses a buffer whose length a 32-bit length field of the uAPI cannot hold.
+    pub(crate) fn check_len_u32(op: Op, field: &'static str, len: usize) -> Result<()> {
+        if u32::try_from(len).is_err() {
+            return Err(Error::invalid(
+                op,
+                field,
+                "longer than a 32-bit length field holds",
+            ));
+        }
+        Ok(())
+    }
+
     /// The errno, when the kernel answered with one.
     pub fn errno(&self) -> Option<Errno> {
         match self {

@@ -115,6 +115,7 @@ impl IommuFd {
                 "a paging HWPT takes no driver data",
             ));
         }
+        Error::check_len_u32(Op::HwptAlloc, "data", req.data.len())?;
         let args = HwptAllocArgs {
             flags: req.flags,
             dev_id: req.dev.raw(),
@@ -136,6 +137,7 @@ impl IommuFd {
         data_type: Option<u32>,
         buf: &mut [u8],
     ) -> Result<HwInfo> {
+        Error::check_len_u32(Op::GetHwInfo, "buf", buf.len())?;
         let out =
             ioctl::hwpt::get_hw_info(self.as_fd(), dev.raw(), data_type, buf).op(Op::GetHwInfo)?;
         Ok(HwInfo {

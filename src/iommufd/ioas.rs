@@ -135,6 +135,7 @@ impl IommuFd {
                 "a range starts after its last IOVA",
             ));
         }
+        Error::check_len_u32(Op::IoasAllowIovas, "ranges", ranges.len())?;
         ioctl::ioas::ioas_allow_iovas(self.as_fd(), ioas.raw(), ranges).op(Op::IoasAllowIovas)
     }
 

@@ -108,6 +108,7 @@ impl IommuFd {
         s2: HwptId,
         data: &mut [u8],
     ) -> Result<ViommuId> {
+        Error::check_len_u32(Op::ViommuAlloc, "data", data.len())?;
         ioctl::viommu::viommu_alloc(self.as_fd(), viommu_type, dev.raw(), s2.raw(), data)
             .op(Op::ViommuAlloc)
             .map(ViommuId::from_raw)

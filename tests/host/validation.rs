@@ -182,3 +182,32 @@ fn invalidation_bounds_and_data_types_are_checked_before_the_syscall() {
         .unwrap_err();
     assert_eq!(e.errno(), Some(rustix::io::Errno::NOTTY));
 }
+
+#[test]
+fn buffers_longer_than_a_32_bit_length_field_are_refused() {
+    let fd = null();
+    // 4 GiB of address space the test never touches.
+    let len = 1usize << 32;
+    use rustix::mm::{MapFlags, ProtFlags, mmap_anonymous};
+    // SAFETY: a fresh private anonymous mapping, owned by nothing else; it is never
+    // unmapped, so the slice stays valid until the process exits.
+    let huge = unsafe {
+        let flags = MapFlags::PRIVATE | MapFlags::NORESERVE;
+        let ptr = mmap_anonymous(std::ptr::null_mut(), len, ProtFlags::READ, flags).unwrap();
+        std::slice::from_raw_parts_mut(ptr.cast::<u8>(), len)
+    };
+    let req = HwptAlloc::nested_raw(DevId::from_raw(1), HwptId::from_raw(2), 3, huge);
+    refused(fd.alloc_hwpt(&req), "data");
+    refused(fd.hw_info_raw(DevId::from_raw(1), None, huge), "buf");
+    refused(
+        fd.alloc_viommu_raw(1, DevId::from_raw(1), HwptId::from_raw(2), huge),
+        "data",
+    );
+    // One byte less reaches the kernel (here /dev/null: ENOTTY).
+    let fits = &huge[..len - 1];
+    let req = HwptAlloc::nested_raw(DevId::from_raw(1), HwptId::from_raw(2), 3, fits);
+    assert_eq!(
+        fd.alloc_hwpt(&req).unwrap_err().errno(),
+        Some(rustix::io::Errno::NOTTY)
+    );
+}
