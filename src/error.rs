@@ -3,6 +3,7 @@
 
 use core::fmt;
 use rustix::io::Errno;
+use rustix::ioctl::Opcode;
 
 /// The operation an [`Error`] comes from: the kernel command, or the crate's own step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -79,6 +80,50 @@ impl Op {
             Op::TestCmd => "IOMMU_TEST_CMD",
             Op::Attach => "attach",
         }
+    }
+
+    /// The ioctl request number of the command, for a seccomp filter (see
+    /// [`seccomp`](crate::seccomp) for the lists a VMM allows); `None` for what is no
+    /// ioctl: [`Open`](Op::Open), [`QueueRead`](Op::QueueRead),
+    /// [`QueueWrite`](Op::QueueWrite) and [`Attach`](Op::Attach) (a step whose
+    /// command depends on the device: `VFIO_DEVICE_ATTACH_IOMMUFD_PT` for VFIO, the
+    /// mock's `IOMMU_TEST_CMD`).
+    ///
+    /// ```
+    /// use iommufd::{Op, uapi};
+    /// assert_eq!(Op::HwptInvalidate.request(), Some(uapi::IOMMU_HWPT_INVALIDATE));
+    /// assert_eq!(Op::QueueRead.request(), None);
+    /// ```
+    pub const fn request(self) -> Option<Opcode> {
+        use crate::uapi::*;
+        Some(match self {
+            Op::Destroy => IOMMU_DESTROY,
+            Op::IoasAlloc => IOMMU_IOAS_ALLOC,
+            Op::IoasIovaRanges => IOMMU_IOAS_IOVA_RANGES,
+            Op::IoasAllowIovas => IOMMU_IOAS_ALLOW_IOVAS,
+            Op::IoasMap => IOMMU_IOAS_MAP,
+            Op::IoasMapFile => IOMMU_IOAS_MAP_FILE,
+            Op::IoasCopy => IOMMU_IOAS_COPY,
+            Op::IoasUnmap => IOMMU_IOAS_UNMAP,
+            Op::Option => IOMMU_OPTION,
+            Op::VfioIoas => IOMMU_VFIO_IOAS,
+            Op::HwptAlloc => IOMMU_HWPT_ALLOC,
+            Op::GetHwInfo => IOMMU_GET_HW_INFO,
+            Op::HwptSetDirtyTracking => IOMMU_HWPT_SET_DIRTY_TRACKING,
+            Op::HwptGetDirtyBitmap => IOMMU_HWPT_GET_DIRTY_BITMAP,
+            Op::HwptInvalidate => IOMMU_HWPT_INVALIDATE,
+            Op::FaultQueueAlloc => IOMMU_FAULT_QUEUE_ALLOC,
+            Op::ViommuAlloc => IOMMU_VIOMMU_ALLOC,
+            Op::VdeviceAlloc => IOMMU_VDEVICE_ALLOC,
+            Op::IoasChangeProcess => IOMMU_IOAS_CHANGE_PROCESS,
+            Op::VeventqAlloc => IOMMU_VEVENTQ_ALLOC,
+            Op::HwQueueAlloc => IOMMU_HW_QUEUE_ALLOC,
+            Op::VfioDeviceBindIommufd => VFIO_DEVICE_BIND_IOMMUFD,
+            Op::VfioDeviceAttachIommufdPt => VFIO_DEVICE_ATTACH_IOMMUFD_PT,
+            Op::VfioDeviceDetachIommufdPt => VFIO_DEVICE_DETACH_IOMMUFD_PT,
+            Op::TestCmd => TEST_CMD_REQUEST,
+            Op::Open | Op::QueueRead | Op::QueueWrite | Op::Attach => return None,
+        })
     }
 }
 

@@ -36,7 +36,9 @@
 //!   [`HwptId`], [`ViommuId`], ...) so one kind of object can never be passed for
 //!   another, and arguments checked before the syscall ([`Error::InvalidInput`]
 //!   names the field). For what the typestates do not cover.
-//! - [`device`]: devices bound to the iommufd; [`VfioDevice`] for VFIO cdevs.
+//! - [`device`]: devices bound to the iommufd; [`VfioDevice`] for VFIO cdevs the
+//!   crate owns, [`VfioCdev`] for a cdev whose fd the VMM keeps (or another crate,
+//!   such as `vfio-ioctls` for regions and interrupts): the crate never closes it.
 //! - [`uapi`]: `#[repr(C)]` zerocopy mirrors of Linux 7.3's `iommufd.h` and the VFIO
 //!   cdev structs, checked against the real header by `rig/header-check.sh`.
 //! - [`payload`]: traits tying driver payloads to their uAPI type numbers.
@@ -107,7 +109,12 @@
 //!
 //! # Seccomp
 //!
-//! [`uapi::IOCTL_REQUESTS`] lists every ioctl request number the crate can issue.
+//! [`seccomp`] lists what a VMM's filter must allow: every ioctl request the crate
+//! can issue ([`seccomp::IOCTLS`], each [`Op::request`]; the same numbers as
+//! [`uapi::IOCTL_REQUESTS`]), the subset a running VM needs after boot
+//! ([`seccomp::RUNTIME_IOCTLS`], each entry justified), and the other system calls
+//! the crate makes, by number for x86_64 and aarch64 ([`seccomp::SYSCALLS`],
+//! [`seccomp::RUNTIME_SYSCALLS`]).
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -122,6 +129,7 @@ mod iommufd;
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod mock;
 pub mod payload;
+pub mod seccomp;
 pub mod states;
 pub mod uapi;
 
@@ -130,7 +138,7 @@ pub mod uapi;
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-pub use device::{Device, VfioDevice, VfioUnbound};
+pub use device::{Device, VfioCdev, VfioDevice, VfioUnbound};
 pub use error::{Error, ErrorKind, Op, Result, TransitionError};
 pub use ids::*;
 pub use iommufd::*;

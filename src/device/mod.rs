@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Devices bound to an iommufd: what the lifecycle needs of one, and the VFIO cdev
-//! implementation a VMM uses. The kernel's mock device (feature `mock`) is in
-//! [`crate::mock`].
+//! implementations a VMM uses: [`VfioDevice`] owns its fd, [`VfioCdev`] drives a
+//! device whose fd the VMM (or a crate such as `vfio-ioctls`) keeps. The kernel's
+//! mock device (feature `mock`) is in [`crate::mock`].
 
+mod cdev;
 mod vfio;
 
+pub use cdev::VfioCdev;
 pub use vfio::{VfioDevice, VfioUnbound};
 
 use crate::error::Result;

@@ -50,12 +50,10 @@ impl VfioUnbound {
         iommufd: &Arc<IommuFd>,
         token: Option<&[u8; 16]>,
     ) -> Result<VfioDevice, TransitionError<Self>> {
-        match ioctl::vfio::bind_iommufd(self.fd.as_fd(), iommufd.as_fd(), token)
-            .op(Op::VfioDeviceBindIommufd)
-        {
-            Ok(id) => Ok(VfioDevice {
+        match bind(self.fd.as_fd(), iommufd, token) {
+            Ok(dev_id) => Ok(VfioDevice {
                 fd: self.fd,
-                dev_id: DevId::from_raw(id),
+                dev_id,
                 iommufd: RetryOnDrop(Arc::clone(iommufd)),
             }),
             Err(e) => Err(TransitionError::new(self, e)),
@@ -73,7 +71,8 @@ impl AsFd for VfioUnbound {
 /// the device (the kernel detaches it first), unless a duplicate of the fd (made for
 /// region or interrupt access, or kept by management software) is still open: then
 /// the device stays bound. The lifecycle states detach a device before they destroy
-/// what it was attached to, so its HWPTs go either way.
+/// what it was attached to, so its HWPTs go either way. To keep the fd yourself and
+/// lend it to the crate, use [`VfioCdev`](super::VfioCdev).
 #[derive(Debug)]
 pub struct VfioDevice {
     // Field order is teardown order: the fd closes (unbinding the device) before the
@@ -86,7 +85,7 @@ pub struct VfioDevice {
 /// The device's iommufd, kept to retry the destroys the device held busy once it is
 /// closed.
 #[derive(Debug)]
-struct RetryOnDrop(Arc<IommuFd>);
+pub(super) struct RetryOnDrop(pub(super) Arc<IommuFd>);
 
 impl Drop for RetryOnDrop {
     fn drop(&mut self) {
@@ -115,26 +114,54 @@ impl Device for VfioDevice {
     }
 
     fn attach(&self, pt: PtId) -> Result<HwptId> {
-        let hwpt = ioctl::vfio::attach_pt(self.fd.as_fd(), pt.raw(), None)
-            .op(Op::VfioDeviceAttachIommufdPt)?;
-        // The HWPT the device left may have been waiting for it.
-        self.iommufd().retry_pending_destroys();
-        Ok(HwptId::from_raw(hwpt))
+        attach(self.fd.as_fd(), self.iommufd(), pt)
     }
 
     fn detach(&self) -> Result<()> {
-        ioctl::vfio::detach_pt(self.fd.as_fd(), None).op(Op::VfioDeviceDetachIommufdPt)?;
-        self.iommufd().retry_pending_destroys();
-        Ok(())
+        detach(self.fd.as_fd(), self.iommufd())
     }
 
     fn attach_pasid(&self, pasid: u32, pt: PtId) -> Result<HwptId> {
-        ioctl::vfio::attach_pt(self.fd.as_fd(), pt.raw(), Some(pasid))
-            .op(Op::VfioDeviceAttachIommufdPt)
-            .map(HwptId::from_raw)
+        attach_pasid(self.fd.as_fd(), pasid, pt)
     }
 
     fn detach_pasid(&self, pasid: u32) -> Result<()> {
-        ioctl::vfio::detach_pt(self.fd.as_fd(), Some(pasid)).op(Op::VfioDeviceDetachIommufdPt)
+        detach_pasid(self.fd.as_fd(), pasid)
     }
+}
+
+// What every VFIO cdev device does, whoever owns its fd.
+
+/// `VFIO_DEVICE_BIND_IOMMUFD`: the device's id in `iommufd`.
+pub(super) fn bind(
+    device: BorrowedFd<'_>,
+    iommufd: &IommuFd,
+    token: Option<&[u8; 16]>,
+) -> Result<DevId> {
+    ioctl::vfio::bind_iommufd(device, iommufd.as_fd(), token)
+        .op(Op::VfioDeviceBindIommufd)
+        .map(DevId::from_raw)
+}
+
+pub(super) fn attach(device: BorrowedFd<'_>, iommufd: &IommuFd, pt: PtId) -> Result<HwptId> {
+    let hwpt = ioctl::vfio::attach_pt(device, pt.raw(), None).op(Op::VfioDeviceAttachIommufdPt)?;
+    // The HWPT the device left may have been waiting for it.
+    iommufd.retry_pending_destroys();
+    Ok(HwptId::from_raw(hwpt))
+}
+
+pub(super) fn detach(device: BorrowedFd<'_>, iommufd: &IommuFd) -> Result<()> {
+    ioctl::vfio::detach_pt(device, None).op(Op::VfioDeviceDetachIommufdPt)?;
+    iommufd.retry_pending_destroys();
+    Ok(())
+}
+
+pub(super) fn attach_pasid(device: BorrowedFd<'_>, pasid: u32, pt: PtId) -> Result<HwptId> {
+    ioctl::vfio::attach_pt(device, pt.raw(), Some(pasid))
+        .op(Op::VfioDeviceAttachIommufdPt)
+        .map(HwptId::from_raw)
+}
+
+pub(super) fn detach_pasid(device: BorrowedFd<'_>, pasid: u32) -> Result<()> {
+    ioctl::vfio::detach_pt(device, Some(pasid)).op(Op::VfioDeviceDetachIommufdPt)
 }

@@ -16,11 +16,16 @@ macro_rules! c_consts {
 const IOMMUFD_TYPE: u8 = b';';
 /// `VFIO_BASE`: VFIO's command numbers start here.
 const VFIO_BASE: u8 = 100;
+/// `IOMMU_TEST_CMD`'s number, for [`Op::request`](crate::Op::request) with or without
+/// the `mock` feature.
+pub(crate) const TEST_CMD_REQUEST: Opcode = opcode::none(IOMMUFD_TYPE, 0x80 + 32);
 
 c_consts! {
     /// Every ioctl request number the crate can issue, by C name: build a seccomp
-    /// filter from it. Each is `_IO(';', nr)`: the number carries no size or direction.
-    /// The build fails unless each is bound to exactly one of the crate's wire structs.
+    /// filter from it ([`seccomp`](crate::seccomp) has the same list as `Op`s, the
+    /// subset a running VM needs, and the other system calls). Each is
+    /// `_IO(';', nr)`: the number carries no size or direction. The build fails
+    /// unless each is bound to exactly one of the crate's wire structs.
     IOCTL_REQUESTS;
     /// Destroys an object.
     IOMMU_DESTROY: Opcode = opcode::none(IOMMUFD_TYPE, 0x80);
@@ -147,7 +152,7 @@ c_consts! {
     /// Constants of the kernel's mock IOMMU, by C name, for the header check.
     MOCK_CONSTANTS;
     /// The mock's command.
-    IOMMU_TEST_CMD: Opcode = opcode::none(IOMMUFD_TYPE, 0x80 + 32);
+    IOMMU_TEST_CMD: Opcode = TEST_CMD_REQUEST;
     /// Reserves an IOVA range.
     IOMMU_TEST_OP_ADD_RESERVED: u32 = 1;
     /// Creates a mock device.

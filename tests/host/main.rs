@@ -9,5 +9,8 @@ mod batch;
 mod encoding;
 mod errors;
 mod misuse;
+mod seccomp;
+#[path = "../shared/seccomp_filter.rs"]
+mod seccomp_filter;
 mod smmuv3;
 mod validation;

@@ -8,6 +8,7 @@
 mod agreement;
 #[path = "../shared/alloc_count.rs"]
 mod alloc_count;
+mod borrowed;
 mod effect;
 mod guest;
 mod smmuv3;

@@ -20,4 +20,7 @@ mod hwpt;
 mod ioas;
 mod lifecycle;
 mod model;
+mod seccomp;
+#[path = "../shared/seccomp_filter.rs"]
+mod seccomp_filter;
 mod viommu;
