@@ -159,15 +159,10 @@ fn walkthrough() {
     for gone in [first, second] {
         assert_eq!(fd.destroy(gone).unwrap_err().kind(), ErrorKind::NotFound);
     }
-    let state = DeviceState::from(bound);
-    let config = stage1(0x3333);
-    let state = state
-        .apply(GuestStage1::Translate(&config))
-        .map_err(|e| e.into_parts().1)
-        .unwrap();
-    let state = state
+    let mut state = DeviceState::from(bound);
+    state.apply(GuestStage1::Translate(stage1(0x3333))).unwrap();
+    state
         .apply(GuestStage1::Default(DefaultStage1::Bypass))
-        .map_err(|e| e.into_parts().1)
         .unwrap();
     assert_eq!(
         fd.destroy(bypass).unwrap_err().kind(),
