@@ -5,4 +5,4 @@
 # test harness (filters, --exact, --nocapture...). Usage: rig/x86-tier.sh [ARGS...]
 source "$(dirname "$0")/common.sh"
 guest_cargo_env x86
-exec cargo test --target "$GUEST_TARGET" --features mock --test kernel_x86 -- --include-ignored "$@"
+exec cargo test --target "$GUEST_TARGET" --features mock --test kernel_x86 -- --include-ignored --skip child_process_entry "$@"
