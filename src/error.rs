@@ -1,5 +1,17 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
-//! The crate's one error type.
+//! Errors. Each kind of answer has its own type, and each call returns one of them:
+//!
+//! | type | what it says | returned by |
+//! | --- | --- | --- |
+//! | [`Error`] | the kernel's errno with the command ([`Op`]); or the crate's own refusal before any syscall: [`Error::InvalidInput`] naming the field, [`Error::Unsupported`], [`Error::StillShared`]; or a failed invalidation, [`Error::Invalidation`], saying which entry was refused, if one was | every call that reaches, or would reach, the kernel: [`IommuFd`](crate::IommuFd) and device methods, the shared lifecycle states, [`DeviceState::apply`](crate::states::DeviceState::apply) |
+//! | [`TransitionError<T>`] | an [`Error`], and the `T` the call consumed, given back unchanged (a device still attached where it was) | the consuming transitions: `bind`, `install`, `reinstall`, `uninstall`, `switch_default`, `unbind`, `try_destroy`, [`VfioUnbound::bind`](crate::VfioUnbound::bind) |
+//! | [`BatchError`](crate::batch::BatchError) | which guest command to report, and whether the kernel refused it or the call failed as a whole | [`InvalidationBatch`](crate::batch::InvalidationBatch) |
+//! | [`SteError`](crate::arch::smmuv3::SteError) | the STE field a guest may not set, or the value it may not have (Linux answers EIO) | [`Ste::parse`](crate::arch::smmuv3::Ste::parse), `from_words`, `translate` |
+//! | [`CommandError`](crate::arch::smmuv3::CommandError) | the guest command's field or the capability it lacks (CERROR_ILL for the guest) | [`classify`](crate::arch::smmuv3::classify), [`CommandRules::classify`](crate::arch::smmuv3::CommandRules::classify) |
+//!
+//! All are `Copy` except [`TransitionError`] (it holds what it gives back), none
+//! allocates, each is a [`std::error::Error`] (so `?` into `Box<dyn Error>` works),
+//! and [`Error`] also converts into [`std::io::Error`].
 
 use core::fmt;
 use rustix::io::Errno;

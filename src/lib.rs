@@ -91,9 +91,14 @@
 //!
 //! # Errors
 //!
-//! Every fallible call returns [`Error`]: the operation ([`Op`]), the errno, and
-//! [`Error::kind`] for matching the cases the kernel documents ([`ErrorKind::Busy`]
-//! when destroying a referenced object, [`ErrorKind::UnknownTail`] for E2BIG, ...).
+//! Five error types, one per kind of answer ([`error`] has the table of which call
+//! returns which): [`Error`] for anything that reaches or would reach the kernel (the
+//! operation, [`Op`], the errno, and [`Error::kind`] for matching the documented
+//! cases: [`ErrorKind::Busy`] when destroying a referenced object,
+//! [`ErrorKind::UnknownTail`] for E2BIG, ...; or the crate's own refusal before any
+//! syscall, naming the field); [`TransitionError`] for a consuming transition, which
+//! gives back what it consumed; the batch's `BatchError`, naming the guest command to
+//! report; and the SMMUv3 parsers' `SteError` and `CommandError`, naming the field.
 //! A failed `IOMMU_HWPT_INVALIDATE` is [`Error::Invalidation`]: it names the entry
 //! the driver refused, if one was refused, and otherwise says that none of the call
 //! is known to have run ([`Error::refused_entry`] tells the two apart).
