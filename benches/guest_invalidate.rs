@@ -196,8 +196,8 @@ fn drain(
     viommu: &VIommuAllocated<iommufd::arch::Smmuv3>,
     rules: &iommufd::arch::smmuv3::CommandRules,
 ) {
+    use iommufd::arch::smmuv3::Drain;
     use iommufd::arch::smmuv3::command as cmd;
-    use iommufd::batch::Drain;
     let fd = viommu.iommufd();
     let id = viommu.id().raw();
     println!(

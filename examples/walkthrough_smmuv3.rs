@@ -18,9 +18,8 @@
 mod guest;
 
 use guest::*;
-use iommufd::arch::smmuv3::{CommandRules, Event, SmmuCaps, command as cmd};
+use iommufd::arch::smmuv3::{CommandRules, Drain, Event, SmmuCaps, command as cmd};
 use iommufd::arch::{DefaultStage1, Smmuv3};
-use iommufd::batch::Drain;
 use iommufd::states::{self, IoasReady};
 use iommufd::{Device, IommuFd};
 use std::error::Error;

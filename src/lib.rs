@@ -30,6 +30,9 @@
 //!   [`VIommuAllocated`](states::VIommuAllocated) ->
 //!   [`VDeviceBound`](states::VDeviceBound) -> [`Nested`](states::Nested). Wrong
 //!   orders do not compile; teardown is right by construction.
+//! - [`batch`]: the invalidation hot path, a fixed-capacity batch sent at each guest
+//!   sync to an [`InvalidationSink`](batch::InvalidationSink) (the vIOMMU, or a fake
+//!   for tests).
 //! - [`arch`]: the IOMMU families ([`arch::Smmuv3`], and the kernel's mock with the
 //!   `mock` feature) and their payload types.
 //! - [`IommuFd`]: one method per kernel command, with typed ids ([`IoasId`],

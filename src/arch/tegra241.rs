@@ -4,7 +4,9 @@
 //! commands the kernel forwards are SMMUv3's; what differs is the vIOMMU data (the
 //! VINTF page to map), hw_info, the HW queues (the guest's VCMDQs, allocated with
 //! [`VIommuAllocated::alloc_hw_queue`](crate::states::VIommuAllocated::alloc_hw_queue))
-//! and the vEVENT (a logical queue error map).
+//! and the vEVENT (a logical queue error map). Its guest commands (those the VMM
+//! still traps) drain into a batch as SMMUv3's do:
+//! [`push_guest_commands`](crate::batch::InvalidationBatch::push_guest_commands).
 
 use super::{DefaultStage1, Family, sealed, smmuv3};
 use crate::uapi::{

@@ -1,312 +1,322 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
-//! The SMMUv3 batch's sorting of a guest queue, on a batch whose iommufd is
-//! `/dev/null`: queuing, stopping points and guest indices need no kernel, and any
-//! flush with entries reaches the "kernel" and fails with ENOTTY, which shows exactly
-//! where the batch made its ioctl. (Flushes against real drivers: the kernel tiers.)
+//! The family-neutral batch through the recording fake, for both families that
+//! speak SMMUv3's commands: what each flush sends, when, and what the guest hears
+//! when the "kernel" refuses an entry or fails the call (the ARM recovery), with
+//! no kernel at all. (The same against real drivers: the kernel tiers.)
 
 use crate::alloc_count::allocations;
-use iommufd::arch::Smmuv3;
-use iommufd::arch::smmuv3::{CommandError, CommandRules, SmmuCaps, StreamSpan, command as cmd};
-use iommufd::batch::{BatchError, Drain, InvalidationBatch, Step};
-use iommufd::uapi::{HwCapabilities, IommuHwInfoArmSmmuv3, IommuViommuArmSmmuv3Invalidate};
-use iommufd::{Error, IommuFd, ViommuId};
-use proptest::prelude::*;
+use iommufd::arch::Family;
+use iommufd::arch::smmuv3::command as cmd;
+use iommufd::batch::{BatchError, InvalidationBatch, InvalidationSink, RecordingSink};
+use iommufd::uapi::IommuViommuArmSmmuv3Invalidate as Cmd;
+use iommufd::{Error, Result};
 use rustix::io::Errno;
-use zerocopy::IntoBytes;
+use std::cell::Cell;
 
-fn null() -> IommuFd {
-    IommuFd::open_path("/dev/null").unwrap()
-}
-
-fn qemu_rules() -> CommandRules {
-    CommandRules::new(&SmmuCaps::decode(
-        &IommuHwInfoArmSmmuv3 {
-            idr: [0x0d44_101b, 0x0273_0010, 0, 0x1414, 0, 0x74],
-            aidr: 1,
-            ..Default::default()
-        },
-        HwCapabilities::empty(),
-    ))
-}
-
-fn raw(c: IommuViommuArmSmmuv3Invalidate) -> [u8; 16] {
-    c.as_bytes().try_into().unwrap()
-}
-
-const VSID: u32 = 0x42;
-
-fn has_vdevice(sid: u32) -> bool {
-    sid == VSID
-}
-
-/// ENOTTY from /dev/null: the flush made its ioctl.
-#[track_caller]
-fn reached_the_kernel(e: BatchError, first: u32, n: u32) {
-    match e {
-        BatchError::Failed {
-            first_guest_index,
-            count,
-            error: Error::Invalidation { errno, refused, .. },
-        } => {
-            assert_eq!((first_guest_index, count), (first, n));
-            assert_eq!((errno, refused), (Errno::NOTTY, None));
-        }
-        other => panic!("expected the flush's ioctl to fail, got {other:?}"),
-    }
-}
-
-#[test]
-fn a_drain_queues_tlbis_skips_prefetches_and_numbers_them_from_first_index() {
-    let fd = null();
-    let rules = qemu_rules();
-    let mut batch = InvalidationBatch::<Smmuv3, 8>::for_viommu_id(&fd, ViommuId::from_raw(1));
-    let tlbis = [
-        cmd::tlbi_nh_va(3, 0x4000_0000, true),
-        cmd::tlbi_nh_all(),
-        cmd::cfgi_cd(VSID, 0, true),
-        cmd::tlbi_nh_asid(3),
-    ];
-    let queue = [
-        raw(tlbis[0]),
-        raw(tlbis[1]),
-        raw(cmd::command(0x01, 0)), // PREFETCH_CONFIG
-        raw(tlbis[2]),
-        raw(tlbis[3]),
-    ];
-    let drain = batch
-        .push_guest_commands(10, &queue, &rules, has_vdevice)
-        .unwrap();
-    assert_eq!(drain, Drain::End);
-    assert_eq!(batch.entries(), &tlbis);
-    assert_eq!(batch.guest_indices(), &[10, 11, 13, 14]);
-    // Guest indices wrap like the VMM's own counter.
-    batch.clear();
-    assert!(batch.is_empty());
-    batch
-        .push_guest_commands(u32::MAX, &queue[..2], &rules, has_vdevice)
-        .unwrap();
-    assert_eq!(batch.guest_indices(), &[u32::MAX, 0]);
-}
-
-#[test]
-fn a_drain_stops_after_each_command_the_vmm_handles() {
-    let fd = null();
-    let rules = qemu_rules();
-    let mut batch = InvalidationBatch::<Smmuv3, 8>::for_viommu_id(&fd, ViommuId::from_raw(1));
-    let queue = [
-        raw(cmd::sync()),
-        raw(cmd::cfgi_ste(VSID, true)),
-        raw(cmd::command(0x04 | (0x43 << 32), 31)), // CFGI_ALL
-        raw(cmd::tlbi_nh_all()),
-    ];
-    // An empty batch flushes without an ioctl.
-    assert_eq!(
-        batch.push_guest_commands(0, &queue, &rules, has_vdevice),
-        Ok(Drain::Synced { guest_index: 0 })
-    );
-    assert_eq!(
-        batch.push_guest_commands(1, &queue[1..], &rules, has_vdevice),
-        Ok(Drain::ReloadStes {
-            guest_index: 1,
-            span: StreamSpan::Range {
-                first: VSID,
-                count: 1
-            }
-        })
-    );
-    assert_eq!(
-        batch.push_guest_commands(2, &queue[2..], &rules, has_vdevice),
-        Ok(Drain::ReloadStes {
-            guest_index: 2,
-            span: StreamSpan::All
-        })
-    );
-    assert!(
-        batch.is_empty(),
-        "the commands after a stop wait for the next call"
-    );
-    assert_eq!(
-        batch.push_guest_commands(3, &[], &rules, has_vdevice),
-        Ok(Drain::End)
-    );
-}
-
-#[test]
-fn a_drain_flushes_before_a_sync_or_an_illegal_command_and_names_the_guest_index() {
-    let fd = null();
-    let rules = qemu_rules();
-    let mut batch = InvalidationBatch::<Smmuv3, 8>::for_viommu_id(&fd, ViommuId::from_raw(1));
-    // Two TLBIs then CMD_SYNC: the sync's flush is the ioctl.
-    let queue = [
-        raw(cmd::tlbi_nh_all()),
-        raw(cmd::tlbi_nh_asid(1)),
-        raw(cmd::sync()),
-    ];
-    let e = batch
-        .push_guest_commands(5, &queue, &rules, has_vdevice)
-        .unwrap_err();
-    reached_the_kernel(e, 5, 2);
-    assert!(batch.is_empty(), "a failed flush drops the batch");
-    // An illegal command on an empty batch: refused without an ioctl, named.
-    let queue = [raw(cmd::command(0x20, 0)), raw(cmd::tlbi_nh_all())];
-    assert_eq!(
-        batch.push_guest_commands(7, &queue, &rules, has_vdevice),
-        Err(BatchError::Illegal {
-            guest_index: 7,
-            cause: CommandError::Opcode(0x20)
-        })
-    );
-    // CFGI_CD for a StreamID without a vDEVICE, after a TLBI: the TLBI's flush
-    // comes first (and fails here), so the guest learns the earliest failure.
-    let queue = [raw(cmd::tlbi_nh_all()), raw(cmd::cfgi_cd(0x43, 0, true))];
-    let e = batch
-        .push_guest_commands(9, &queue, &rules, has_vdevice)
-        .unwrap_err();
-    reached_the_kernel(e, 9, 1);
-}
-
-#[test]
-fn a_full_batch_flushes_before_taking_more() {
-    let fd = null();
-    let rules = qemu_rules();
-    let mut batch = InvalidationBatch::<Smmuv3, 4>::for_viommu_id(&fd, ViommuId::from_raw(1));
-    let queue = [raw(cmd::tlbi_nh_all()); 5];
-    let e = batch
-        .push_guest_commands(0, &queue, &rules, has_vdevice)
-        .unwrap_err();
-    reached_the_kernel(e, 0, 4);
-    // The same through one-by-one pushes.
-    for (i, c) in queue[..4].iter().enumerate() {
-        assert_eq!(
-            batch.push_guest_command(i as u32, c, &rules, has_vdevice),
-            Ok(Step::Queued)
-        );
-    }
-    let e = batch
-        .push_guest_command(4, &queue[4], &rules, has_vdevice)
-        .unwrap_err();
-    reached_the_kernel(e, 0, 4);
-}
-
-#[test]
-fn a_short_command_is_refused_with_its_length() {
-    let fd = null();
-    let mut batch = InvalidationBatch::<Smmuv3, 4>::for_viommu_id(&fd, ViommuId::from_raw(1));
-    assert_eq!(
-        batch.push_guest_command(3, &[0x10; 15], &qemu_rules(), has_vdevice),
-        Err(BatchError::Illegal {
-            guest_index: 3,
-            cause: CommandError::Length(15)
-        })
-    );
-}
-
-/// Guest commands of every kind the batch sorts differently.
-fn guest_command() -> impl Strategy<Value = [u8; 16]> {
-    prop_oneof![
-        6 => (any::<u16>(), any::<u64>()).prop_map(|(asid, va)| raw(cmd::tlbi_nh_va(asid, va, true))),
-        2 => Just(raw(cmd::tlbi_nh_all())),
-        1 => Just(raw(cmd::cfgi_cd(VSID, 0, true))),
-        1 => Just(raw(cmd::cfgi_cd(VSID + 1, 0, true))),
-        1 => Just(raw(cmd::command(0x02, 0))),
-        1 => Just(raw(cmd::cfgi_ste(VSID, false))),
-        1 => Just(raw(cmd::sync())),
-        1 => any::<[u8; 16]>(),
-    ]
-}
-
-/// What a VMM sees draining `queue`: each stop, then the batch's contents.
-type Outcome = (
-    Vec<Result<(u32, String), BatchError>>,
-    Vec<IommuViommuArmSmmuv3Invalidate>,
-    Vec<u32>,
+// The owned form can move with the VMM's vSMMU to another thread.
+static_assertions::assert_impl_all!(
+    InvalidationBatch<iommufd::states::VIommuAllocated<iommufd::arch::Smmuv3>, 63>: Send
 );
 
-fn one_by_one(queue: &[[u8; 16]]) -> Outcome {
-    let fd = null();
-    let rules = qemu_rules();
-    let mut batch = InvalidationBatch::<Smmuv3, 8>::for_viommu_id(&fd, ViommuId::from_raw(1));
-    let mut stops = Vec::new();
-    for (i, c) in queue.iter().enumerate() {
-        match batch.push_guest_command(i as u32, c, &rules, has_vdevice) {
-            Ok(Step::Queued | Step::Nothing) => {}
-            Ok(step) => stops.push(Ok((i as u32, format!("{step:?}")))),
-            Err(e) => {
-                stops.push(Err(e));
-                break;
+/// A family whose entries are SMMUv3 commands.
+trait Arm: Family<Invalidation = Cmd> {}
+impl<F: Family<Invalidation = Cmd>> Arm for F {}
+
+/// Runs a generic test for SMMUv3 and for Tegra241 CMDQV.
+macro_rules! for_both {
+    ($($name:ident),* $(,)?) => {
+        mod smmuv3 { $( #[test] fn $name() { super::$name::<iommufd::arch::Smmuv3>() } )* }
+        mod tegra241 { $( #[test] fn $name() { super::$name::<iommufd::arch::Tegra241Cmdqv>() } )* }
+    };
+}
+
+for_both!(
+    a_flush_sends_what_waits_in_one_call,
+    an_empty_flush_sends_nothing,
+    a_full_batch_flushes_before_taking_more,
+    a_failed_full_flush_refuses_the_push,
+    a_refused_entry_is_named_after_the_ones_before_it_are_sent_again,
+    a_refused_first_entry_needs_no_resend,
+    a_failed_resend_reports_the_batch_failed,
+    a_call_that_fails_as_a_whole_names_no_entry,
+    a_refusal_past_the_end_of_the_call_fails_it_as_a_whole,
+    a_dropped_batch_flushes_what_waits,
+    clear_discards_what_waits,
+    an_owned_sink_lives_in_the_batch,
+    the_batch_allocates_nothing_on_any_path,
+);
+
+/// Guest commands `first..first + n` as TLBI_NH_ASIDs naming their index.
+fn tlbis(first: u32, n: u32) -> Vec<Cmd> {
+    (first..first + n)
+        .map(|i| cmd::tlbi_nh_asid(i as u16))
+        .collect()
+}
+
+fn push_all<S: InvalidationSink<Family = F>, F: Arm, const N: usize>(
+    batch: &mut InvalidationBatch<S, N>,
+    first: u32,
+    entries: &[Cmd],
+) {
+    for (i, e) in entries.iter().enumerate() {
+        batch.push(first + i as u32, *e).unwrap();
+    }
+}
+
+/// The kernel's shape of a failed call of `requested` entries.
+fn invalidation(errno: Errno, refused: Option<u32>, requested: u32) -> Error {
+    Error::Invalidation {
+        errno,
+        refused,
+        completed: 0,
+        requested,
+    }
+}
+
+fn a_flush_sends_what_waits_in_one_call<F: Arm>() {
+    let sink = RecordingSink::<F>::new();
+    let mut batch = InvalidationBatch::<_, 8>::new(&sink);
+    let sent = tlbis(40, 5);
+    push_all(&mut batch, 40, &sent);
+    assert_eq!(batch.entries(), &sent[..]);
+    assert_eq!(batch.guest_indices(), &[40, 41, 42, 43, 44]);
+    assert!(sink.submissions().is_empty(), "push alone sends nothing");
+    batch.flush().unwrap();
+    assert!(batch.is_empty());
+    let calls = sink.submissions();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].entries, sent);
+    assert_eq!(calls[0].result, Ok(()));
+    assert_eq!(sink.accepted(), sent);
+}
+
+fn an_empty_flush_sends_nothing<F: Arm>() {
+    let sink = RecordingSink::<F>::new();
+    let mut batch = InvalidationBatch::<_, 8>::new(&sink);
+    batch.flush().unwrap();
+    push_all(&mut batch, 0, &tlbis(0, 1));
+    batch.flush().unwrap();
+    batch.flush().unwrap();
+    assert_eq!(sink.submissions().len(), 1);
+}
+
+fn a_full_batch_flushes_before_taking_more<F: Arm>() {
+    let sink = RecordingSink::<F>::new();
+    let mut batch = InvalidationBatch::<_, 4>::new(&sink);
+    let sent = tlbis(0, 9);
+    push_all(&mut batch, 0, &sent);
+    // Pushes 5 and 9 found the batch full: two calls of 4; the ninth waits.
+    let calls = sink.submissions();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].entries, sent[..4]);
+    assert_eq!(calls[1].entries, sent[4..8]);
+    assert_eq!(batch.guest_indices(), &[8]);
+    batch.flush().unwrap();
+    assert_eq!(sink.accepted(), sent);
+}
+
+fn a_failed_full_flush_refuses_the_push<F: Arm>() {
+    let sink = RecordingSink::<F>::new();
+    sink.then_fail(Errno::NOMEM);
+    let mut batch = InvalidationBatch::<_, 4>::new(&sink);
+    push_all(&mut batch, 10, &tlbis(10, 4));
+    // The fifth push flushes the four, which fail: it reports them and queues
+    // nothing (the guest replays from its queue).
+    let e = batch.push(14, cmd::tlbi_nh_all()).unwrap_err();
+    assert_eq!(
+        e,
+        BatchError::Failed {
+            first_guest_index: 10,
+            count: 4,
+            error: invalidation(Errno::NOMEM, None, 4),
+        }
+    );
+    assert!(batch.is_empty());
+}
+
+fn a_refused_entry_is_named_after_the_ones_before_it_are_sent_again<F: Arm>() {
+    let sink = RecordingSink::<F>::new();
+    sink.then_refuse(3, Errno::IO);
+    let mut batch = InvalidationBatch::<_, 8>::new(&sink);
+    let sent = tlbis(20, 5);
+    push_all(&mut batch, 20, &sent);
+    let e = batch.flush().unwrap_err();
+    assert_eq!(
+        e,
+        BatchError::Refused {
+            guest_index: 23,
+            error: invalidation(Errno::IO, Some(3), 5),
+        }
+    );
+    assert_eq!(e.guest_index(), 23);
+    // ARM may have converted 0..3 without issuing them: they go again, alone; the
+    // one after the refused entry waits for the guest.
+    let calls = sink.submissions();
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].entries, sent);
+    assert_eq!(calls[1].entries, sent[..3]);
+    assert_eq!(calls[1].result, Ok(()));
+    assert_eq!(sink.accepted(), sent[..3]);
+    assert!(batch.is_empty());
+}
+
+fn a_refused_first_entry_needs_no_resend<F: Arm>() {
+    let sink = RecordingSink::<F>::new();
+    sink.then_refuse(0, Errno::IO);
+    let mut batch = InvalidationBatch::<_, 8>::new(&sink);
+    push_all(&mut batch, 7, &tlbis(7, 3));
+    assert!(matches!(
+        batch.flush(),
+        Err(BatchError::Refused { guest_index: 7, .. })
+    ));
+    assert_eq!(sink.submissions().len(), 1);
+    assert!(sink.accepted().is_empty());
+}
+
+fn a_failed_resend_reports_the_batch_failed<F: Arm>() {
+    let sink = RecordingSink::<F>::new();
+    sink.then_refuse(3, Errno::IO);
+    sink.then_fail(Errno::NOMEM);
+    let mut batch = InvalidationBatch::<_, 8>::new(&sink);
+    push_all(&mut batch, 30, &tlbis(30, 5));
+    // Entries 0..3 are not known to have run: no command error, the batch failed.
+    assert_eq!(
+        batch.flush(),
+        Err(BatchError::Failed {
+            first_guest_index: 30,
+            count: 3,
+            error: invalidation(Errno::NOMEM, None, 3),
+        })
+    );
+    assert_eq!(sink.submissions().len(), 2);
+    assert!(sink.accepted().is_empty());
+    assert!(batch.is_empty());
+}
+
+fn a_call_that_fails_as_a_whole_names_no_entry<F: Arm>() {
+    let sink = RecordingSink::<F>::new();
+    sink.then_fail(Errno::NOENT);
+    let mut batch = InvalidationBatch::<_, 8>::new(&sink);
+    push_all(&mut batch, 5, &tlbis(5, 3));
+    let e = batch.flush().unwrap_err();
+    assert_eq!(
+        e,
+        BatchError::Failed {
+            first_guest_index: 5,
+            count: 3,
+            error: invalidation(Errno::NOENT, None, 3),
+        }
+    );
+    assert_eq!(e.error().refused_entry(), None);
+    assert_eq!(sink.submissions().len(), 1, "nothing to re-send");
+    // The script is spent: the next call is accepted.
+    push_all(&mut batch, 5, &tlbis(5, 3));
+    batch.flush().unwrap();
+}
+
+fn a_refusal_past_the_end_of_the_call_fails_it_as_a_whole<F: Arm>() {
+    let sink = RecordingSink::<F>::new();
+    sink.then_refuse(2, Errno::IO);
+    let mut batch = InvalidationBatch::<_, 8>::new(&sink);
+    push_all(&mut batch, 0, &tlbis(0, 2));
+    assert_eq!(
+        batch.flush(),
+        Err(BatchError::Failed {
+            first_guest_index: 0,
+            count: 2,
+            error: invalidation(Errno::IO, None, 2),
+        })
+    );
+}
+
+fn a_dropped_batch_flushes_what_waits<F: Arm>() {
+    let sink = RecordingSink::<F>::new();
+    let sent = tlbis(0, 2);
+    {
+        let mut batch = InvalidationBatch::<_, 8>::new(&sink);
+        push_all(&mut batch, 0, &sent);
+    }
+    assert_eq!(sink.accepted(), sent);
+    // An empty batch sends nothing on drop, nor does a refused one complain.
+    drop(InvalidationBatch::<_, 8>::new(&sink));
+    sink.then_fail(Errno::NOMEM);
+    {
+        let mut batch = InvalidationBatch::<_, 8>::new(&sink);
+        push_all(&mut batch, 0, &sent);
+    }
+    assert_eq!(sink.submissions().len(), 2);
+}
+
+fn clear_discards_what_waits<F: Arm>() {
+    let sink = RecordingSink::<F>::new();
+    {
+        let mut batch = InvalidationBatch::<_, 8>::new(&sink);
+        push_all(&mut batch, 0, &tlbis(0, 3));
+        batch.clear();
+        assert!(batch.is_empty());
+        assert_eq!(batch.len(), 0);
+        push_all(&mut batch, 3, &tlbis(3, 1));
+    }
+    // Only what came after the clear was sent (by the drop).
+    assert_eq!(sink.accepted(), tlbis(3, 1));
+}
+
+fn an_owned_sink_lives_in_the_batch<F: Arm>() {
+    // What a VMM keeps in its struct (there, a clone of the vIOMMU handle).
+    struct Vmm<F: Arm> {
+        batch: InvalidationBatch<RecordingSink<F>, 4>,
+    }
+    let mut vmm = Vmm::<F> {
+        batch: InvalidationBatch::new(RecordingSink::new()),
+    };
+    push_all(&mut vmm.batch, 0, &tlbis(0, 5));
+    vmm.batch.flush().unwrap();
+    assert_eq!(vmm.batch.sink().accepted(), tlbis(0, 5));
+    assert_eq!(vmm.batch.sink().submissions().len(), 2);
+}
+
+/// A sink that allocates nothing: refuses entry `refuse` of its first call, then
+/// accepts; counts calls.
+struct Quiet<F> {
+    refuse: Option<u32>,
+    calls: Cell<u32>,
+    family: core::marker::PhantomData<F>,
+}
+
+impl<F: Arm> InvalidationSink for Quiet<F> {
+    type Family = F;
+
+    fn submit(&self, entries: &[Cmd]) -> Result<()> {
+        self.calls.set(self.calls.get() + 1);
+        match self.refuse {
+            Some(k) if self.calls.get() == 1 => {
+                Err(invalidation(Errno::IO, Some(k), entries.len() as u32))
             }
+            _ => Ok(()),
         }
     }
-    (
-        stops,
-        batch.entries().to_vec(),
-        batch.guest_indices().to_vec(),
-    )
 }
 
-fn as_slices(queue: &[[u8; 16]]) -> Outcome {
-    let fd = null();
-    let rules = qemu_rules();
-    let mut batch = InvalidationBatch::<Smmuv3, 8>::for_viommu_id(&fd, ViommuId::from_raw(1));
-    let mut stops = Vec::new();
-    let mut next = 0usize;
-    loop {
-        let at = match batch.push_guest_commands(next as u32, &queue[next..], &rules, has_vdevice) {
-            Ok(Drain::End) => break,
-            Ok(Drain::Synced { guest_index }) => {
-                stops.push(Ok((guest_index, "Synced".to_string())));
-                guest_index
-            }
-            Ok(Drain::ReloadStes { guest_index, span }) => {
-                stops.push(Ok((guest_index, format!("ReloadStes({span:?})"))));
-                guest_index
-            }
-            Err(e) => {
-                stops.push(Err(e));
-                break;
-            }
+fn the_batch_allocates_nothing_on_any_path<F: Arm>() {
+    let entries = tlbis(0, 6);
+    for refuse in [None, Some(2)] {
+        let sink = Quiet::<F> {
+            refuse,
+            calls: Cell::new(0),
+            family: core::marker::PhantomData,
         };
-        next = at as usize + 1;
+        let (result, n) = allocations(|| {
+            let mut batch = InvalidationBatch::<_, 4>::new(&sink);
+            // Push 5 flushes (the first call: refused when asked, then re-sent).
+            for (i, e) in entries.iter().enumerate() {
+                let _ = batch.push(i as u32, *e);
+            }
+            let flushed = batch.flush();
+            push_all(&mut batch, 9, &entries[..1]); // sent by the drop
+            flushed
+        });
+        assert_eq!(n, 0, "refuse {refuse:?}");
+        assert_eq!(result, Ok(()));
+        assert_eq!(sink.calls.get(), 3 + u32::from(refuse.is_some()));
     }
-    (
-        stops,
-        batch.entries().to_vec(),
-        batch.guest_indices().to_vec(),
-    )
-}
-
-proptest! {
-    #[test]
-    fn draining_a_slice_does_what_pushing_one_by_one_does(
-        queue in proptest::collection::vec(guest_command(), 0..40),
-    ) {
-        prop_assert_eq!(as_slices(&queue), one_by_one(&queue));
-    }
-}
-
-#[test]
-fn sorting_a_guest_queue_allocates_nothing() {
-    let fd = null();
-    let rules = qemu_rules();
-    let mut batch = InvalidationBatch::<Smmuv3, 8>::for_viommu_id(&fd, ViommuId::from_raw(1));
-    let tlbis = [raw(cmd::tlbi_nh_va(1, 0x1000, true)); 6];
-    let illegal = raw(cmd::command(0x20, 0));
-    let sync = raw(cmd::sync());
-    let (results, n) = allocations(|| {
-        let queued = batch.push_guest_commands(0, &tlbis, &rules, has_vdevice);
-        batch.clear();
-        let refused = batch.push_guest_command(6, &illegal, &rules, has_vdevice);
-        batch
-            .push_guest_commands(7, &tlbis[..2], &rules, has_vdevice)
-            .unwrap();
-        let failed = batch.push_guest_command(9, &sync, &rules, has_vdevice);
-        (queued, refused, failed)
-    });
-    assert_eq!(results.0, Ok(Drain::End));
-    assert!(matches!(
-        results.1,
-        Err(BatchError::Illegal { guest_index: 6, .. })
-    ));
-    reached_the_kernel(results.2.unwrap_err(), 7, 2);
-    assert_eq!(n, 0);
 }

@@ -6,6 +6,7 @@
 #[path = "../shared/alloc_count.rs"]
 mod alloc_count;
 mod batch;
+mod drain;
 mod encoding;
 mod errors;
 mod misuse;

@@ -8,8 +8,8 @@
 use crate::alloc_count::allocations;
 use crate::guest::*;
 use iommufd::arch::Smmuv3;
-use iommufd::arch::smmuv3::{CommandRules, SmmuCaps, command as cmd};
-use iommufd::batch::{BatchError, Drain, Step};
+use iommufd::arch::smmuv3::{CommandRules, Drain, DrainError, SmmuCaps, Step, command as cmd};
+use iommufd::batch::BatchError;
 use iommufd::states::{IoasReady, Nested, VIommuAllocated};
 use iommufd::uapi::{IommuHwInfoArmSmmuv3, IommuViommuArmSmmuv3Invalidate};
 use iommufd::{Device, Error, IommuFd, VfioDevice};
@@ -365,7 +365,7 @@ fn draining_the_guest_queue_allocates_nothing_on_any_path() {
     assert!(
         matches!(
             r,
-            Err(BatchError::Illegal {
+            Err(DrainError::Illegal {
                 guest_index: 10,
                 ..
             })

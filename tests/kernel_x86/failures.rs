@@ -7,7 +7,7 @@
 
 use crate::common::*;
 use iommufd::arch::{DefaultStage1, Selftest};
-use iommufd::batch::{BatchError, InvalidationBatch};
+use iommufd::batch::{BatchError, InvalidationBatch, ViommuIdSink};
 use iommufd::mock::{MockChecks, MockDevice};
 use iommufd::states::{IoasReady, S2Allocated, VDeviceBound, VIommuAllocated};
 use iommufd::uapi::*;
@@ -79,7 +79,7 @@ fn an_invalidation_that_fails_before_any_entry_refuses_none() {
     nothing_refused(c.fd.invalidate(gone, &legal), Errno::NOENT);
     // ... and the batch says the whole batch failed, not that guest command 7 was
     // illegal.
-    let mut batch = InvalidationBatch::<Selftest, 8>::for_viommu_id(&c.fd, gone);
+    let mut batch = InvalidationBatch::<ViommuIdSink<Selftest>, 8>::for_viommu_id(&c.fd, gone);
     for (i, e) in legal.iter().enumerate() {
         batch.push(7 + i as u32, *e).unwrap();
     }

@@ -10,12 +10,14 @@
 mod caps;
 pub mod command;
 mod command_rules;
+mod drain;
 mod event;
 mod guest_command;
 mod ste;
 
 pub use caps::{Granules, Mismatch, SmmuCaps, Stages};
 pub use command_rules::CommandRules;
+pub use drain::{Drain, DrainError, Step};
 pub use event::{Event, EventId};
 pub use guest_command::{CommandError, GuestCommand, StreamSpan, classify};
 pub use ste::{Cacheability, Config, Shareability, Ste, SteError};
