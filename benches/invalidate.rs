@@ -22,7 +22,7 @@ use iommufd::IommuFd;
 use iommufd::arch::Smmuv3;
 use iommufd::arch::smmuv3::command::TlbiRange;
 use iommufd::arch::smmuv3::{CommandRules, GuestCommand, SmmuCaps, Step, classify, command as cmd};
-use iommufd::batch::{InvalidationBatch, InvalidationSink, ViommuIdSink};
+use iommufd::batch::{InvalidationBatch, InvalidationSink, VIommuIdSink};
 use iommufd::uapi::{HwCapabilities, IommuHwInfoArmSmmuv3, IommuViommuArmSmmuv3Invalidate};
 use std::hint::black_box;
 use zerocopy::IntoBytes;
@@ -93,7 +93,7 @@ fn main() {
     );
     let rules = CommandRules::new(&caps);
     let null = IommuFd::open_path("/dev/null").unwrap();
-    let viommu = iommufd::ViommuId::from_raw(1);
+    let viommu = iommufd::VIommuId::from_raw(1);
     let bytes = |c: iommufd::uapi::IommuViommuArmSmmuv3Invalidate| -> [u8; 16] {
         c.as_bytes().try_into().unwrap()
     };
@@ -118,9 +118,9 @@ fn main() {
     let nh_all = vec![bytes(cmd::tlbi_nh_all()); 63];
     println!("one raw guest command, ns per command (63 per round, 9 interleaved rounds):");
     for (label, queue) in [("TLBI_NH_VA mix", &unmap), ("TLBI_NH_ALL", &nh_all)] {
-        let mut batch = InvalidationBatch::<ViommuIdSink<Smmuv3>, 64>::for_viommu_id(&null, viommu);
+        let mut batch = InvalidationBatch::<VIommuIdSink<Smmuv3>, 64>::for_viommu_id(&null, viommu);
         let mut drained =
-            InvalidationBatch::<ViommuIdSink<Smmuv3>, 64>::for_viommu_id(&null, viommu);
+            InvalidationBatch::<VIommuIdSink<Smmuv3>, 64>::for_viommu_id(&null, viommu);
         let results = common::measure_interleaved(
             queue.len(),
             9,
@@ -197,9 +197,9 @@ fn main() {
     );
     for n in [1usize, 64] {
         let entries = vec![cmd::tlbi_nh_all(); n];
-        let mut batch = InvalidationBatch::<ViommuIdSink<Smmuv3>, 64>::for_viommu_id(&null, viommu);
+        let mut batch = InvalidationBatch::<VIommuIdSink<Smmuv3>, 64>::for_viommu_id(&null, viommu);
         let mut filled =
-            InvalidationBatch::<ViommuIdSink<Smmuv3>, 64>::for_viommu_id(&null, viommu);
+            InvalidationBatch::<VIommuIdSink<Smmuv3>, 64>::for_viommu_id(&null, viommu);
         let mut array = [IommuViommuArmSmmuv3Invalidate::default(); 64];
         let s = common::interleaved_samples(
             1,

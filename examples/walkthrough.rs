@@ -13,7 +13,7 @@
 use iommufd::arch::selftest::stage1;
 use iommufd::arch::{DefaultStage1, Selftest};
 use iommufd::mock::{MockChecks, MockDevice};
-use iommufd::states::{DeviceState, Event, GuestStage1, IoasReady};
+use iommufd::states::{DeviceState, GuestStage1, IoasReady, VEventEntry};
 use iommufd::uapi::{
     IOMMU_TEST_DEV_CACHE_DEFAULT, IommuViommuInvalidateSelftest, MOCK_APERTURE_START,
 };
@@ -82,7 +82,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         6,
         "default bypass stage 1 made once for every device: {bypass}"
     );
-    let events = viommu.alloc_event_queue(16)?;
+    let events = viommu.alloc_vevent_queue(16)?;
     step!(7, "{} for faults the guest must see", events.id());
 
     let bound = viommu.bind(dev, GUEST_SID).map_err(|e| e.into_parts().1)?;
@@ -129,7 +129,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     nested.device().trigger_vevent()?;
     let mut buf = [0u8; 256];
     for event in events.read(&mut buf)? {
-        if let Event::Record { sequence, record } = event {
+        if let VEventEntry::Record { sequence, record } = event {
             step!(
                 11,
                 "fault event #{sequence} for guest StreamID {:#x}",

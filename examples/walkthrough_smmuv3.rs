@@ -35,13 +35,13 @@ macro_rules! step {
     };
 }
 
-fn faults(events: &states::EventQueue<Smmuv3>) -> Result<Vec<Event>, Box<dyn Error>> {
+fn faults(events: &states::VEventQueue<Smmuv3>) -> Result<Vec<Event>, Box<dyn Error>> {
     let mut buf = [0u8; 4096];
     Ok(events
         .read(&mut buf)?
         .filter_map(|e| match e {
-            states::Event::Record { record, .. } => Some(Event::decode(&record)),
-            states::Event::Lost { .. } => None,
+            states::VEventEntry::Record { record, .. } => Some(Event::decode(&record)),
+            states::VEventEntry::Lost { .. } => None,
         })
         .collect())
 }
@@ -77,7 +77,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     // The guest sees the physical SMMU's capabilities here; its command rules are
     // worked out once.
     let rules = CommandRules::new(&SmmuCaps::decode(&idr, hw.capabilities));
-    let events = viommu.alloc_event_queue(64)?;
+    let events = viommu.alloc_vevent_queue(64)?;
     let bound = viommu.bind(dev, GUEST_SID).map_err(|e| e.into_parts().1)?;
     let bypass = viommu
         .default_hwpt(DefaultStage1::Bypass)

@@ -39,11 +39,11 @@ object_id!(
 );
 object_id!(
     /// A virtual IOMMU.
-    ViommuId, "vIOMMU"
+    VIommuId, "vIOMMU"
 );
 object_id!(
     /// A virtual device: a device as a vIOMMU's guest sees it.
-    VdeviceId, "vDEVICE"
+    VDeviceId, "vDEVICE"
 );
 object_id!(
     /// A device bound to an iommufd (from `VFIO_DEVICE_BIND_IOMMUFD`). Not destroyable:
@@ -52,7 +52,7 @@ object_id!(
 );
 object_id!(
     /// A virtual event queue.
-    VeventqId, "vEVENTQ"
+    VEventQueueId, "vEVENTQ"
 );
 object_id!(
     /// A hardware queue handed to a vIOMMU.
@@ -78,7 +78,7 @@ pub(crate) mod sealed {
     }
 }
 
-impl sealed::Sealed for VdeviceId {
+impl sealed::Sealed for VDeviceId {
     const RETRY_WHEN_BUSY: bool = false;
 }
 
@@ -91,7 +91,7 @@ macro_rules! destroyable {
         }
     )*};
 }
-destroyable!(VdeviceId);
+destroyable!(VDeviceId);
 
 macro_rules! destroyable_retried {
     ($($name:ident),*) => {$(
@@ -103,7 +103,14 @@ macro_rules! destroyable_retried {
         }
     )*};
 }
-destroyable_retried!(IoasId, HwptId, ViommuId, VeventqId, HwQueueId, FaultQueueId);
+destroyable_retried!(
+    IoasId,
+    HwptId,
+    VIommuId,
+    VEventQueueId,
+    HwQueueId,
+    FaultQueueId
+);
 
 /// What a page table can be allocated on, or a device attached to: an IOAS or a HWPT;
 /// nested HWPTs may also sit on a vIOMMU.
@@ -114,7 +121,7 @@ pub enum PtId {
     /// A hardware page table.
     Hwpt(HwptId),
     /// A vIOMMU (parent of SMMUv3-style nested HWPTs).
-    Viommu(ViommuId),
+    Viommu(VIommuId),
 }
 
 impl PtId {
@@ -138,8 +145,8 @@ impl From<HwptId> for PtId {
         PtId::Hwpt(id)
     }
 }
-impl From<ViommuId> for PtId {
-    fn from(id: ViommuId) -> Self {
+impl From<VIommuId> for PtId {
+    fn from(id: VIommuId) -> Self {
         PtId::Viommu(id)
     }
 }
@@ -151,7 +158,7 @@ pub enum InvalidateTarget {
     /// A nested HWPT.
     Hwpt(HwptId),
     /// A vIOMMU.
-    Viommu(ViommuId),
+    Viommu(VIommuId),
 }
 
 impl InvalidateTarget {
@@ -169,8 +176,8 @@ impl From<HwptId> for InvalidateTarget {
         InvalidateTarget::Hwpt(id)
     }
 }
-impl From<ViommuId> for InvalidateTarget {
-    fn from(id: ViommuId) -> Self {
+impl From<VIommuId> for InvalidateTarget {
+    fn from(id: VIommuId) -> Self {
         InvalidateTarget::Viommu(id)
     }
 }

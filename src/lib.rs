@@ -36,7 +36,7 @@
 //! - [`arch`]: the IOMMU families ([`arch::Smmuv3`], and the kernel's mock with the
 //!   `mock` feature) and their payload types.
 //! - [`IommuFd`]: one method per kernel command, with typed ids ([`IoasId`],
-//!   [`HwptId`], [`ViommuId`], ...) so one kind of object can never be passed for
+//!   [`HwptId`], [`VIommuId`], ...) so one kind of object can never be passed for
 //!   another, and arguments checked before the syscall ([`Error::InvalidInput`]
 //!   names the field). For what the typestates do not cover.
 //! - [`device`]: devices bound to the iommufd; [`VfioDevice`] for VFIO cdevs the

@@ -25,13 +25,13 @@ pub trait HwInfoData: FromBytes + IntoBytes + KnownLayout + Immutable {
 }
 
 /// A driver's `IOMMU_VIOMMU_ALLOC` data (in and out).
-pub trait ViommuData: FromBytes + IntoBytes + KnownLayout + Immutable {
+pub trait VIommuData: FromBytes + IntoBytes + KnownLayout + Immutable {
     /// The `IOMMU_VIOMMU_TYPE_*` value.
     const VIOMMU_TYPE: u32;
 }
 
 /// A driver's vEVENT record, as read after each header from a vEVENTQ.
-pub trait VeventRecord: FromBytes + KnownLayout + Immutable {
+pub trait VEventRecord: FromBytes + KnownLayout + Immutable {
     /// The `IOMMU_VEVENTQ_TYPE_*` value.
     const VEVENTQ_TYPE: u32;
 }
@@ -58,10 +58,10 @@ payload!(HwInfoData::INFO_TYPE for
     uapi::IommuHwInfoTegra241Cmdqv = uapi::IOMMU_HW_INFO_TYPE_TEGRA241_CMDQV,
     uapi::IommuHwInfoAmd = uapi::IOMMU_HW_INFO_TYPE_AMD,
 );
-payload!(ViommuData::VIOMMU_TYPE for
+payload!(VIommuData::VIOMMU_TYPE for
     uapi::IommuViommuTegra241Cmdqv = uapi::IOMMU_VIOMMU_TYPE_TEGRA241_CMDQV,
 );
-payload!(VeventRecord::VEVENTQ_TYPE for
+payload!(VEventRecord::VEVENTQ_TYPE for
     uapi::IommuVeventArmSmmuv3 = uapi::IOMMU_VEVENTQ_TYPE_ARM_SMMUV3,
     uapi::IommuVeventTegra241Cmdqv = uapi::IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV,
 );
@@ -75,6 +75,6 @@ payload!(InvalidationEntry::DATA_TYPE for
 #[cfg(feature = "mock")]
 payload!(HwInfoData::INFO_TYPE for uapi::IommuTestHwInfo = uapi::IOMMU_HW_INFO_TYPE_SELFTEST);
 #[cfg(feature = "mock")]
-payload!(ViommuData::VIOMMU_TYPE for uapi::IommuViommuSelftest = uapi::IOMMU_VIOMMU_TYPE_SELFTEST);
+payload!(VIommuData::VIOMMU_TYPE for uapi::IommuViommuSelftest = uapi::IOMMU_VIOMMU_TYPE_SELFTEST);
 #[cfg(feature = "mock")]
-payload!(VeventRecord::VEVENTQ_TYPE for uapi::IommuViommuEventSelftest = uapi::IOMMU_VEVENTQ_TYPE_SELFTEST);
+payload!(VEventRecord::VEVENTQ_TYPE for uapi::IommuViommuEventSelftest = uapi::IOMMU_VEVENTQ_TYPE_SELFTEST);

@@ -24,7 +24,7 @@ pub use selftest::Selftest;
 pub use smmuv3::Smmuv3;
 pub use tegra241::Tegra241Cmdqv;
 
-use crate::payload::{HwInfoData, HwptData, InvalidationEntry, VeventRecord};
+use crate::payload::{HwInfoData, HwptData, InvalidationEntry, VEventRecord};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// A stage-1 configuration every device of a vIOMMU can share, made once per vIOMMU
@@ -66,7 +66,7 @@ pub trait Family: sealed::Sealed + Send + Sync + 'static {
     /// device first.
     const INITIAL: DefaultStage1;
     /// Driver data of `IOMMU_VIOMMU_ALLOC` (in and out); `()` when there is none.
-    type ViommuData: FromBytes
+    type VIommuData: FromBytes
         + IntoBytes
         + KnownLayout
         + Immutable
@@ -86,7 +86,7 @@ pub trait Family: sealed::Sealed + Send + Sync + 'static {
     /// The device's hw_info payload.
     type HwInfo: HwInfoData;
     /// One vEVENT record.
-    type Vevent: VeventRecord;
+    type VEvent: VEventRecord;
 
     /// The stage-1 configuration for a default, or `None` when the family has no such
     /// default.

@@ -48,11 +48,11 @@ impl Family for Selftest {
     const VEVENTQ_TYPE: u32 = IOMMU_VEVENTQ_TYPE_SELFTEST;
     const HW_QUEUE_TYPE: Option<u32> = Some(crate::uapi::IOMMU_HW_QUEUE_TYPE_SELFTEST);
     const INITIAL: DefaultStage1 = DefaultStage1::Bypass;
-    type ViommuData = IommuViommuSelftest;
+    type VIommuData = IommuViommuSelftest;
     type Stage1 = MockStage1;
     type Invalidation = IommuViommuInvalidateSelftest;
     type HwInfo = IommuTestHwInfo;
-    type Vevent = IommuViommuEventSelftest;
+    type VEvent = IommuViommuEventSelftest;
 
     fn default_stage1(kind: DefaultStage1) -> Option<Self::Stage1> {
         match kind {

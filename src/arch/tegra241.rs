@@ -27,11 +27,11 @@ impl Family for Tegra241Cmdqv {
     const VEVENTQ_TYPE: u32 = IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV;
     const HW_QUEUE_TYPE: Option<u32> = Some(IOMMU_HW_QUEUE_TYPE_TEGRA241_CMDQV);
     const INITIAL: DefaultStage1 = DefaultStage1::Bypass;
-    type ViommuData = IommuViommuTegra241Cmdqv;
+    type VIommuData = IommuViommuTegra241Cmdqv;
     type Stage1 = smmuv3::Ste;
     type Invalidation = IommuViommuArmSmmuv3Invalidate;
     type HwInfo = IommuHwInfoTegra241Cmdqv;
-    type Vevent = IommuVeventTegra241Cmdqv;
+    type VEvent = IommuVeventTegra241Cmdqv;
 
     fn default_stage1(kind: DefaultStage1) -> Option<Self::Stage1> {
         smmuv3::Smmuv3::default_stage1(kind)

@@ -19,7 +19,7 @@
 //! - `VIommuAllocated<F>` (`InvalidationBatch::new(viommu.clone())`): owns a handle,
 //!   which keeps the vIOMMU alive (and its `try_destroy` refused) while the batch
 //!   lives;
-//! - [`ViommuIdSink`] ([`InvalidationBatch::for_viommu_id`]): an id on an
+//! - [`VIommuIdSink`] ([`InvalidationBatch::for_viommu_id`]): an id on an
 //!   [`IommuFd`], for VMMs on the id-level API;
 //! - [`RecordingSink`]: a fake that records and answers as told, for tests.
 //!
@@ -62,12 +62,12 @@ mod sink;
 
 pub use error::BatchError;
 pub use recording::{RecordingSink, Submission};
-pub use sink::{InvalidationSink, ViommuIdSink};
+pub use sink::{InvalidationSink, VIommuIdSink};
 
 use crate::IommuFd;
 use crate::arch::Family;
 use crate::error::Error;
-use crate::ids::ViommuId;
+use crate::ids::VIommuId;
 use crate::states::VIommuAllocated;
 use zerocopy::FromZeros;
 
@@ -105,17 +105,17 @@ impl<S: InvalidationSink + core::fmt::Debug, const N: usize> core::fmt::Debug
     }
 }
 
-impl<'a, F: Family, const N: usize> InvalidationBatch<ViommuIdSink<'a, F>, N> {
+impl<'a, F: Family, const N: usize> InvalidationBatch<VIommuIdSink<'a, F>, N> {
     /// An empty batch for the vIOMMU `viommu` of family `F` on `iommufd`, for VMMs
-    /// that drive the id-level API (see [`ViommuIdSink`]).
-    pub fn for_viommu_id(iommufd: &'a IommuFd, viommu: ViommuId) -> Self {
-        Self::new(ViommuIdSink::new(iommufd, viommu))
+    /// that drive the id-level API (see [`VIommuIdSink`]).
+    pub fn for_viommu_id(iommufd: &'a IommuFd, viommu: VIommuId) -> Self {
+        Self::new(VIommuIdSink::new(iommufd, viommu))
     }
 }
 
 impl<S: InvalidationSink, const N: usize> InvalidationBatch<S, N> {
     /// An empty batch sending to `sink`: `&viommu` (borrowed), `viommu.clone()`
-    /// (owned), a [`ViommuIdSink`], a [`RecordingSink`].
+    /// (owned), a [`VIommuIdSink`], a [`RecordingSink`].
     pub fn new(sink: S) -> Self {
         // N == 0 would make every push a no-op flush; refuse it at compile time.
         const { assert!(N > 0, "a batch needs room for one entry") };

@@ -5,7 +5,7 @@
 use crate::IommuFd;
 use crate::arch::Family;
 use crate::error::Result;
-use crate::ids::ViommuId;
+use crate::ids::VIommuId;
 use crate::states::VIommuAllocated;
 use core::marker::PhantomData;
 
@@ -13,7 +13,7 @@ use core::marker::PhantomData;
 /// one [`submit`](Self::submit) per flush, the entries read in place.
 ///
 /// The kernel's sinks are a vIOMMU handle ([`VIommuAllocated`], owned or borrowed)
-/// and [`ViommuIdSink`] (an id on an iommufd). Tests put a
+/// and [`VIommuIdSink`] (an id on an iommufd). Tests put a
 /// [`RecordingSink`](super::RecordingSink) there, or their own fake: the trait is
 /// open.
 pub trait InvalidationSink {
@@ -57,15 +57,15 @@ impl<F: Family> InvalidationSink for VIommuAllocated<F> {
 /// The id-level sink: the vIOMMU `viommu` of family `F` on an iommufd, for VMMs that
 /// drive [`IommuFd`] themselves. Nothing checks that the id names a live vIOMMU of
 /// `F`: the kernel answers ENOENT or EINVAL on the first flush if not.
-pub struct ViommuIdSink<'a, F: Family> {
+pub struct VIommuIdSink<'a, F: Family> {
     iommufd: &'a IommuFd,
-    viommu: ViommuId,
+    viommu: VIommuId,
     family: PhantomData<F>,
 }
 
-impl<'a, F: Family> ViommuIdSink<'a, F> {
+impl<'a, F: Family> VIommuIdSink<'a, F> {
     /// The vIOMMU `viommu` on `iommufd`.
-    pub fn new(iommufd: &'a IommuFd, viommu: ViommuId) -> Self {
+    pub fn new(iommufd: &'a IommuFd, viommu: VIommuId) -> Self {
         Self {
             iommufd,
             viommu,
@@ -74,12 +74,12 @@ impl<'a, F: Family> ViommuIdSink<'a, F> {
     }
 
     /// The vIOMMU's id.
-    pub fn viommu(&self) -> ViommuId {
+    pub fn viommu(&self) -> VIommuId {
         self.viommu
     }
 }
 
-impl<F: Family> InvalidationSink for ViommuIdSink<'_, F> {
+impl<F: Family> InvalidationSink for VIommuIdSink<'_, F> {
     type Family = F;
 
     #[inline(always)]
@@ -90,17 +90,17 @@ impl<F: Family> InvalidationSink for ViommuIdSink<'_, F> {
 }
 
 // By hand: derives would ask `F: Clone` and `F: Debug` of the marker.
-impl<F: Family> Clone for ViommuIdSink<'_, F> {
+impl<F: Family> Clone for VIommuIdSink<'_, F> {
     fn clone(&self) -> Self {
         *self
     }
 }
 
-impl<F: Family> Copy for ViommuIdSink<'_, F> {}
+impl<F: Family> Copy for VIommuIdSink<'_, F> {}
 
-impl<F: Family> core::fmt::Debug for ViommuIdSink<'_, F> {
+impl<F: Family> core::fmt::Debug for VIommuIdSink<'_, F> {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("ViommuIdSink")
+        f.debug_struct("VIommuIdSink")
             .field("family", &F::NAME)
             .field("viommu", &self.viommu)
             .finish()

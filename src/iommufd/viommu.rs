@@ -3,9 +3,9 @@
 
 use super::IommuFd;
 use crate::error::{ErrnoExt, Error, Op, Result};
-use crate::ids::{DevId, FaultQueueId, HwQueueId, HwptId, VdeviceId, VeventqId, ViommuId};
+use crate::ids::{DevId, FaultQueueId, HwQueueId, HwptId, VDeviceId, VEventQueueId, VIommuId};
 use crate::ioctl;
-use crate::payload::ViommuData;
+use crate::payload::VIommuData;
 use crate::uapi::{IommuHwptPageResponse, IommuHwptPgfault};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use zerocopy::IntoBytes;
@@ -17,14 +17,14 @@ pub const VEVENTQ_MAX_DEPTH: u32 = 1 << 19;
 ///
 /// Reads never block: an empty queue reads 0 bytes; poll the fd for readiness.
 #[derive(Debug)]
-pub struct Veventq {
-    id: VeventqId,
+pub struct RawVEventQueue {
+    id: VEventQueueId,
     fd: OwnedFd,
 }
 
-impl Veventq {
+impl RawVEventQueue {
     /// The object id (destroy it only after dropping this, which closes the fd).
-    pub fn id(&self) -> VeventqId {
+    pub fn id(&self) -> VEventQueueId {
         self.id
     }
 
@@ -33,18 +33,18 @@ impl Veventq {
     /// Returns the bytes read; 0 when the queue is empty. The kernel refuses (EINVAL)
     /// a `buf` shorter than a header, even on an empty queue, and one too short for
     /// the first queued record; the size rules in full are on
-    /// [`EventQueue::read`](crate::states::EventQueue::read).
+    /// [`VEventQueue::read`](crate::states::VEventQueue::read).
     pub fn read(&self, buf: &mut [u8]) -> Result<usize> {
         rustix::io::read(&self.fd, buf).op(Op::QueueRead)
     }
 
     /// Splits the fd off, to register it with an event loop or close it.
-    pub fn into_parts(self) -> (VeventqId, OwnedFd) {
+    pub fn into_parts(self) -> (VEventQueueId, OwnedFd) {
         (self.id, self.fd)
     }
 }
 
-impl AsFd for Veventq {
+impl AsFd for RawVEventQueue {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
@@ -90,12 +90,12 @@ impl AsFd for FaultQueue {
 impl IommuFd {
     /// Allocates a vIOMMU of type `D` on the nest-parent `s2`, for the physical IOMMU
     /// behind `dev`. `data` goes in and comes back with the driver's outputs.
-    pub fn alloc_viommu<D: ViommuData>(
+    pub fn alloc_viommu<D: VIommuData>(
         &self,
         dev: DevId,
         s2: HwptId,
         data: &mut D,
-    ) -> Result<ViommuId> {
+    ) -> Result<VIommuId> {
         self.alloc_viommu_raw(D::VIOMMU_TYPE, dev, s2, data.as_mut_bytes())
     }
 
@@ -107,41 +107,41 @@ impl IommuFd {
         dev: DevId,
         s2: HwptId,
         data: &mut [u8],
-    ) -> Result<ViommuId> {
-        Error::check_len_u32(Op::ViommuAlloc, "data", data.len())?;
+    ) -> Result<VIommuId> {
+        Error::check_len_u32(Op::VIommuAlloc, "data", data.len())?;
         ioctl::viommu::viommu_alloc(self.as_fd(), viommu_type, dev.raw(), s2.raw(), data)
-            .op(Op::ViommuAlloc)
-            .map(ViommuId::from_raw)
+            .op(Op::VIommuAlloc)
+            .map(VIommuId::from_raw)
     }
 
     /// Makes `dev` visible to `viommu`'s guest as `virt_id` (the guest StreamID for
     /// SMMUv3). A device has at most one vDEVICE (EEXIST).
-    pub fn alloc_vdevice(&self, viommu: ViommuId, dev: DevId, virt_id: u64) -> Result<VdeviceId> {
+    pub fn alloc_vdevice(&self, viommu: VIommuId, dev: DevId, virt_id: u64) -> Result<VDeviceId> {
         ioctl::viommu::vdevice_alloc(self.as_fd(), viommu.raw(), dev.raw(), virt_id)
-            .op(Op::VdeviceAlloc)
-            .map(VdeviceId::from_raw)
+            .op(Op::VDeviceAlloc)
+            .map(VDeviceId::from_raw)
     }
 
     /// Allocates a vEVENTQ of `veventq_type` on `viommu` holding up to `depth`
     /// events (one per type per vIOMMU: EEXIST for a second).
-    pub fn alloc_veventq(
+    pub fn alloc_vevent_queue(
         &self,
-        viommu: ViommuId,
+        viommu: VIommuId,
         veventq_type: u32,
         depth: u32,
-    ) -> Result<Veventq> {
+    ) -> Result<RawVEventQueue> {
         if depth == 0 || depth > VEVENTQ_MAX_DEPTH {
             return Err(Error::invalid(
-                Op::VeventqAlloc,
+                Op::VEventQueueAlloc,
                 "depth",
                 "must be 1 to 2^19",
             ));
         }
         let (id, fd) =
             ioctl::viommu::veventq_alloc(self.as_fd(), viommu.raw(), veventq_type, depth)
-                .op(Op::VeventqAlloc)?;
-        Ok(Veventq {
-            id: VeventqId::from_raw(id),
+                .op(Op::VEventQueueAlloc)?;
+        Ok(RawVEventQueue {
+            id: VEventQueueId::from_raw(id),
             fd,
         })
     }
@@ -150,7 +150,7 @@ impl IommuFd {
     /// stage 2 of `viommu`) to the hardware as queue `index` of `queue_type`.
     pub fn alloc_hw_queue(
         &self,
-        viommu: ViommuId,
+        viommu: VIommuId,
         queue_type: u32,
         index: u32,
         ipa: u64,

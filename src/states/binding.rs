@@ -7,7 +7,7 @@ use super::object::KernelObject;
 use crate::arch::{DefaultStage1, Family, Stage1Config};
 use crate::device::Device;
 use crate::error::{Error, Op, Result};
-use crate::ids::{HwptId, PtId, VdeviceId};
+use crate::ids::{HwptId, PtId, VDeviceId};
 use crate::iommufd::HwptAlloc;
 
 /// Teardown undoes the attachment the binding made, whoever owns the device's fd:
@@ -20,7 +20,7 @@ pub(super) struct Binding<F: Family, D: Device> {
     /// consumes the binding.
     dev: Option<D>,
     pub(super) stage1: Option<KernelObject<HwptId>>,
-    pub(super) vdevice: KernelObject<VdeviceId>,
+    pub(super) vdevice: KernelObject<VDeviceId>,
     pub(super) virt_id: u64,
     pub(super) viommu: VIommuAllocated<F>,
 }
@@ -28,7 +28,7 @@ pub(super) struct Binding<F: Family, D: Device> {
 impl<F: Family, D: Device> Binding<F, D> {
     pub(super) fn new(
         dev: D,
-        vdevice: KernelObject<VdeviceId>,
+        vdevice: KernelObject<VDeviceId>,
         virt_id: u64,
         viommu: VIommuAllocated<F>,
     ) -> Self {
@@ -112,7 +112,7 @@ macro_rules! binding_accessors {
         }
 
         /// The vDEVICE's kernel id.
-        pub fn vdevice_id(&self) -> crate::ids::VdeviceId {
+        pub fn vdevice_id(&self) -> crate::ids::VDeviceId {
             self.binding.vdevice.id()
         }
 

@@ -72,7 +72,7 @@ mod vdevice_bound;
 mod viommu_allocated;
 
 pub use device_state::{DeviceState, GuestStage1, Typed};
-pub use events::{Event, EventQueue, Events};
+pub use events::{VEventEntries, VEventEntry, VEventQueue};
 pub use hw_queue::HwQueue;
 pub use ioas_ready::IoasReady;
 pub use nested::Nested;
@@ -93,4 +93,4 @@ static_assertions::assert_impl_all!(S2Allocated: Send, Sync, Clone);
 static_assertions::assert_impl_all!(VIommuAllocated<crate::arch::Smmuv3>: Send, Sync, Clone);
 static_assertions::assert_impl_all!(VDeviceBound<crate::arch::Smmuv3, crate::VfioDevice>: Send, Sync);
 static_assertions::assert_impl_all!(Nested<crate::arch::Smmuv3, crate::VfioDevice>: Send, Sync);
-static_assertions::assert_impl_all!(EventQueue<crate::arch::Smmuv3>: Send, Sync);
+static_assertions::assert_impl_all!(VEventQueue<crate::arch::Smmuv3>: Send, Sync);

@@ -59,7 +59,7 @@ impl S2Allocated {
     /// Allocates a vIOMMU of family `F` on this stage 2 for `dev`'s physical IOMMU,
     /// with the family's default driver data, and its default stage-1 HWPTs.
     pub fn alloc_viommu<F: Family>(&self, dev: &impl Device) -> Result<VIommuAllocated<F>> {
-        VIommuAllocated::new(self, dev, F::ViommuData::default())
+        VIommuAllocated::new(self, dev, F::VIommuData::default())
     }
 
     /// [`alloc_viommu`](Self::alloc_viommu) with driver data; what the driver writes
@@ -67,7 +67,7 @@ impl S2Allocated {
     pub fn alloc_viommu_with<F: Family>(
         &self,
         dev: &impl Device,
-        data: F::ViommuData,
+        data: F::VIommuData,
     ) -> Result<VIommuAllocated<F>> {
         VIommuAllocated::new(self, dev, data)
     }

@@ -7,7 +7,7 @@ use super::{Nested, VIommuAllocated, sealed};
 use crate::arch::{DefaultStage1, Family};
 use crate::device::Device;
 use crate::error::{Result, TransitionError};
-use crate::ids::VdeviceId;
+use crate::ids::VDeviceId;
 
 /// A device bound to a vIOMMU (its vDEVICE exists) and attached to one of the
 /// vIOMMU's default stage-1 HWPTs: bypass (the guest has not enabled translation for
@@ -37,7 +37,7 @@ impl<F: Family, D: Device> VDeviceBound<F, D> {
     pub(super) fn new(
         viommu: VIommuAllocated<F>,
         dev: D,
-        vdevice: KernelObject<VdeviceId>,
+        vdevice: KernelObject<VDeviceId>,
         virt_id: u64,
     ) -> Self {
         Self {

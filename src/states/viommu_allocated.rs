@@ -2,13 +2,13 @@
 //! [`VIommuAllocated`]: a virtual IOMMU and its default stage-1 HWPTs, the third
 //! state.
 
-use super::events::EventQueue;
+use super::events::VEventQueue;
 use super::object::KernelObject;
 use super::{S2Allocated, VDeviceBound, sealed};
 use crate::arch::{DefaultStage1, Family, Stage1Config};
 use crate::device::Device;
 use crate::error::{Error, Result, TransitionError};
-use crate::ids::{DevId, HwptId, PtId, ViommuId};
+use crate::ids::{DevId, HwptId, PtId, VIommuId};
 use crate::iommufd::{HwInfo, HwptAlloc, IommuFd};
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -27,11 +27,11 @@ pub struct VIommuAllocated<F: Family> {
 // Field order is teardown order: default HWPTs, then the vIOMMU, then its stage 2.
 struct ViommuInner<F: Family> {
     defaults: [Option<KernelObject<HwptId>>; 2],
-    viommu: KernelObject<ViommuId>,
+    viommu: KernelObject<VIommuId>,
     /// The device the vIOMMU and its defaults were allocated for, to make the
     /// defaults again if a `try_destroy` fails after destroying them.
     dev_id: DevId,
-    data: F::ViommuData,
+    data: F::VIommuData,
     s2: S2Allocated,
     family: PhantomData<F>,
 }
@@ -63,7 +63,7 @@ impl<F: Family> VIommuAllocated<F> {
     pub(super) fn new(
         s2: &S2Allocated,
         dev: &impl Device,
-        mut data: F::ViommuData,
+        mut data: F::VIommuData,
     ) -> Result<Self> {
         let fd = s2.iommufd();
         let viommu = KernelObject::make(fd, |fd| {
@@ -87,7 +87,7 @@ impl<F: Family> VIommuAllocated<F> {
     }
 
     /// The kernel id.
-    pub fn id(&self) -> ViommuId {
+    pub fn id(&self) -> VIommuId {
         self.inner.viommu.id()
     }
 
@@ -107,7 +107,7 @@ impl<F: Family> VIommuAllocated<F> {
     }
 
     /// The driver data as the kernel left it after allocation.
-    pub fn driver_data(&self) -> &F::ViommuData {
+    pub fn driver_data(&self) -> &F::VIommuData {
         &self.inner.data
     }
 
@@ -152,8 +152,8 @@ impl<F: Family> VIommuAllocated<F> {
     }
 
     /// Allocates the vIOMMU's event queue, holding up to `depth` events.
-    pub fn alloc_event_queue(&self, depth: u32) -> Result<EventQueue<F>> {
-        EventQueue::new(self.clone(), depth)
+    pub fn alloc_vevent_queue(&self, depth: u32) -> Result<VEventQueue<F>> {
+        VEventQueue::new(self.clone(), depth)
     }
 
     /// Hands the guest queue at guest physical `ipa` (`length` bytes, mapped in the
@@ -241,7 +241,7 @@ impl<F: Family> ViommuInner<F> {
 fn make_default<F: Family>(
     fd: &Arc<IommuFd>,
     dev_id: DevId,
-    viommu: ViommuId,
+    viommu: VIommuId,
     kind: DefaultStage1,
 ) -> Result<Option<KernelObject<HwptId>>> {
     let Some(config) = F::default_stage1(kind) else {

@@ -10,9 +10,9 @@ use iommufd::arch::Family;
 use iommufd::arch::smmuv3::{
     CommandError, CommandRules, Drain, DrainError, SmmuCaps, Step, StreamSpan, command as cmd,
 };
-use iommufd::batch::{BatchError, InvalidationBatch, RecordingSink, ViommuIdSink};
+use iommufd::batch::{BatchError, InvalidationBatch, RecordingSink, VIommuIdSink};
 use iommufd::uapi::{HwCapabilities, IommuHwInfoArmSmmuv3, IommuViommuArmSmmuv3Invalidate as Cmd};
-use iommufd::{Error, IommuFd, ViommuId};
+use iommufd::{Error, IommuFd, VIommuId};
 use proptest::prelude::*;
 use rustix::io::Errno;
 use zerocopy::IntoBytes;
@@ -368,11 +368,11 @@ fn the_id_level_sink_reaches_the_kernel_where_the_drain_flushes_without_allocati
     let fd = IommuFd::open_path("/dev/null").unwrap();
     let rules = qemu_rules();
     let mut batch =
-        InvalidationBatch::<ViommuIdSink<iommufd::arch::Tegra241Cmdqv>, 4>::for_viommu_id(
+        InvalidationBatch::<VIommuIdSink<iommufd::arch::Tegra241Cmdqv>, 4>::for_viommu_id(
             &fd,
-            ViommuId::from_raw(1),
+            VIommuId::from_raw(1),
         );
-    assert_eq!(batch.sink().viommu(), ViommuId::from_raw(1));
+    assert_eq!(batch.sink().viommu(), VIommuId::from_raw(1));
     let tlbis = [raw(cmd::tlbi_nh_va(1, 0x1000, true)); 6];
     let illegal = raw(cmd::command(0x20, 0));
     let sync = raw(cmd::sync());

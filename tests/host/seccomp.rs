@@ -13,8 +13,8 @@ use iommufd::seccomp::{
 };
 use iommufd::uapi::{self, IommuViommuArmSmmuv3Invalidate};
 use iommufd::{
-    Access, DevId, Device, HwptAlloc, HwptId, IoasId, IommuFd, Iova, MapAt, Op, PtId, VfioCdev,
-    VfioUnbound, ViommuId,
+    Access, DevId, Device, HwptAlloc, HwptId, IoasId, IommuFd, Iova, MapAt, Op, PtId, VIommuId,
+    VfioCdev, VfioUnbound,
 };
 use rustix::fd::{AsFd, AsRawFd, BorrowedFd};
 use rustix::io::Errno;
@@ -39,10 +39,10 @@ const ALL_OPS: &[Op] = &[
     Op::HwptGetDirtyBitmap,
     Op::HwptInvalidate,
     Op::FaultQueueAlloc,
-    Op::ViommuAlloc,
-    Op::VdeviceAlloc,
+    Op::VIommuAlloc,
+    Op::VDeviceAlloc,
     Op::IoasChangeProcess,
-    Op::VeventqAlloc,
+    Op::VEventQueueAlloc,
     Op::HwQueueAlloc,
     Op::VfioDeviceBindIommufd,
     Op::VfioDeviceAttachIommufdPt,
@@ -115,7 +115,7 @@ fn syscall_numbers_are_libcs() {
 fn issue(op: Op, fd: &Arc<IommuFd>, dev: BorrowedFd<'_>) -> Option<Errno> {
     let ioas = IoasId::from_raw(1);
     let hwpt = HwptId::from_raw(2);
-    let viommu = ViommuId::from_raw(3);
+    let viommu = VIommuId::from_raw(3);
     let dev_id = DevId::from_raw(4);
     let page = vec![0u8; 4096];
     let e = match op {
@@ -146,13 +146,13 @@ fn issue(op: Op, fd: &Arc<IommuFd>, dev: BorrowedFd<'_>) -> Option<Errno> {
             .invalidate(viommu, &[IommuViommuArmSmmuv3Invalidate::default()])
             .err(),
         Op::FaultQueueAlloc => fd.alloc_fault_queue().err(),
-        Op::ViommuAlloc => fd
+        Op::VIommuAlloc => fd
             .alloc_viommu_raw(uapi::IOMMU_VIOMMU_TYPE_ARM_SMMUV3, dev_id, hwpt, &mut [])
             .err(),
-        Op::VdeviceAlloc => fd.alloc_vdevice(viommu, dev_id, 0x42).err(),
+        Op::VDeviceAlloc => fd.alloc_vdevice(viommu, dev_id, 0x42).err(),
         Op::IoasChangeProcess => fd.change_process().err(),
-        Op::VeventqAlloc => fd
-            .alloc_veventq(viommu, uapi::IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, 8)
+        Op::VEventQueueAlloc => fd
+            .alloc_vevent_queue(viommu, uapi::IOMMU_VEVENTQ_TYPE_ARM_SMMUV3, 8)
             .err(),
         Op::HwQueueAlloc => fd
             .alloc_hw_queue(
@@ -202,7 +202,7 @@ fn long_entry_is_checked_without_a_syscall(fd: &IommuFd) {
     let data = vec![0u8; 8192];
     let e = fd
         .invalidate_raw(
-            ViommuId::from_raw(3),
+            VIommuId::from_raw(3),
             uapi::IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
             &data,
             8192,

@@ -6,7 +6,7 @@
 #![allow(unsafe_code)] // map_user is unsafe; these calls never reach the kernel
 
 use iommufd::{
-    Access, DevId, Error, HwptAlloc, HwptId, IoasId, IommuFd, Iova, IovaRange, MapAt, ViommuId,
+    Access, DevId, Error, HwptAlloc, HwptId, IoasId, IommuFd, Iova, IovaRange, MapAt, VIommuId,
 };
 use rustix::fd::AsFd;
 
@@ -117,9 +117,9 @@ fn dirty_bitmap_checks_page_size_alignment_and_room() {
 #[test]
 fn queues_and_payloads_are_checked() {
     let fd = null();
-    let viommu = ViommuId::from_raw(1);
-    refused(fd.alloc_veventq(viommu, 1, 0), "depth");
-    refused(fd.alloc_veventq(viommu, 1, (1 << 19) + 1), "depth");
+    let viommu = VIommuId::from_raw(1);
+    refused(fd.alloc_vevent_queue(viommu, 1, 0), "depth");
+    refused(fd.alloc_vevent_queue(viommu, 1, (1 << 19) + 1), "depth");
     refused(fd.alloc_hw_queue(viommu, 1, 0, 0, 0), "length");
     refused(fd.alloc_hw_queue(viommu, 1, 0, u64::MAX, 2), "ipa");
     let data = [1u8; 8];
@@ -134,7 +134,7 @@ fn invalidation_bounds_and_data_types_are_checked_before_the_syscall() {
         IOMMU_HWPT_INVALIDATE_DATA_VTD_S1, IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3,
     };
     let fd = null();
-    let viommu = ViommuId::from_raw(1);
+    let viommu = VIommuId::from_raw(1);
     let hwpt = HwptId::from_raw(2);
     let smmu = IOMMU_VIOMMU_INVALIDATE_DATA_ARM_SMMUV3;
     let page = rustix::param::page_size();

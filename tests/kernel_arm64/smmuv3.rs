@@ -145,7 +145,7 @@ fn phase1_bypass_abort_and_a_rejected_vste() {
 #[ignore = "needs the arm64 guest with an SMMUv3 and VFIO devices: run rig/arm64-tier.sh"]
 fn dma_goes_through_stage1_then_stage2_and_faults_reach_the_veventq() {
     let (g, bound) = phase1();
-    let events = g.viommu.alloc_event_queue(64).unwrap();
+    let events = g.viommu.alloc_vevent_queue(64).unwrap();
     let mut s1 = Stage1::new(&g.ram, 7);
     let (src_iova, dst_iova, unmapped_iova) = (0x4000_0000u64, 0x4010_0000u64, 0x4020_0000u64);
     let (src_page, dst_page) = (DATA_IPA, DATA_IPA + 5 * PAGE);
@@ -188,8 +188,8 @@ fn dma_goes_through_stage1_then_stage2_and_faults_reach_the_veventq() {
         .read(&mut buf)
         .unwrap()
         .filter_map(|e| match e {
-            states::Event::Record { record, .. } => Some(Event::decode(&record)),
-            states::Event::Lost { .. } => None,
+            states::VEventEntry::Record { record, .. } => Some(Event::decode(&record)),
+            states::VEventEntry::Lost { .. } => None,
         })
         .collect();
     assert!(!faults.is_empty(), "no event on the vEVENTQ");
@@ -213,8 +213,8 @@ fn dma_goes_through_stage1_then_stage2_and_faults_reach_the_veventq() {
         .read(&mut buf)
         .unwrap()
         .filter_map(|e| match e {
-            states::Event::Record { record, .. } => Some(Event::decode(&record)),
-            states::Event::Lost { .. } => None,
+            states::VEventEntry::Record { record, .. } => Some(Event::decode(&record)),
+            states::VEventEntry::Lost { .. } => None,
         })
         .collect();
     assert!(

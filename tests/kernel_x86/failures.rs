@@ -7,11 +7,11 @@
 
 use crate::common::*;
 use iommufd::arch::{DefaultStage1, Selftest};
-use iommufd::batch::{BatchError, InvalidationBatch, ViommuIdSink};
+use iommufd::batch::{BatchError, InvalidationBatch, VIommuIdSink};
 use iommufd::mock::{MockChecks, MockDevice};
 use iommufd::states::{IoasReady, S2Allocated, VDeviceBound, VIommuAllocated};
 use iommufd::uapi::*;
-use iommufd::{Access, Error, ErrorKind, HwptId, InvalidateTarget, IommuFd, Iova, MapAt, ViommuId};
+use iommufd::{Access, Error, ErrorKind, HwptId, InvalidateTarget, IommuFd, Iova, MapAt, VIommuId};
 use rustix::io::Errno;
 use std::sync::Arc;
 use zerocopy::IntoBytes;
@@ -75,11 +75,11 @@ fn an_invalidation_that_fails_before_any_entry_refuses_none() {
     let bound = bind(&c.viommu, c.dev);
     let legal = [entry(VSID, 1); 3];
     // A vIOMMU id that names nothing: ENOENT from the object lookup.
-    let gone = ViommuId::from_raw(0xfff0);
+    let gone = VIommuId::from_raw(0xfff0);
     nothing_refused(c.fd.invalidate(gone, &legal), Errno::NOENT);
     // ... and the batch says the whole batch failed, not that guest command 7 was
     // illegal.
-    let mut batch = InvalidationBatch::<ViommuIdSink<Selftest>, 8>::for_viommu_id(&c.fd, gone);
+    let mut batch = InvalidationBatch::<VIommuIdSink<Selftest>, 8>::for_viommu_id(&c.fd, gone);
     for (i, e) in legal.iter().enumerate() {
         batch.push(7 + i as u32, *e).unwrap();
     }
@@ -332,7 +332,7 @@ fn a_failed_viommu_try_destroy_gives_everything_back() {
     let c = chain();
     // A vEVENTQ made outside the crate holds the vIOMMU.
     let outside =
-        c.fd.alloc_veventq(c.viommu.id(), IOMMU_VEVENTQ_TYPE_SELFTEST, 4)
+        c.fd.alloc_vevent_queue(c.viommu.id(), IOMMU_VEVENTQ_TYPE_SELFTEST, 4)
             .unwrap();
     let viommu_id = c.viommu.id();
     let (viommu, e) = c.viommu.try_destroy().unwrap_err().into_parts();

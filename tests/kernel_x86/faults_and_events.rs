@@ -4,7 +4,7 @@
 use crate::common::*;
 use iommufd::arch::{Selftest, selftest::stage1};
 use iommufd::mock::MockDevice;
-use iommufd::states::{Event, IoasReady};
+use iommufd::states::{IoasReady, VEventEntry};
 use iommufd::uapi::*;
 use iommufd::{Device, ErrorKind, HwptAlloc, PtId};
 use zerocopy::FromBytes;
@@ -21,15 +21,15 @@ fn veventq_delivers_mock_events_with_the_virtual_id() {
         .unwrap();
     let vdev = fd.alloc_vdevice(viommu, dev.dev_id(), 0x77).unwrap();
     assert_kind(
-        fd.alloc_veventq(viommu, IOMMU_VEVENTQ_TYPE_SELFTEST, 0),
+        fd.alloc_vevent_queue(viommu, IOMMU_VEVENTQ_TYPE_SELFTEST, 0),
         ErrorKind::CrateValidation,
     );
     let q = fd
-        .alloc_veventq(viommu, IOMMU_VEVENTQ_TYPE_SELFTEST, 2)
+        .alloc_vevent_queue(viommu, IOMMU_VEVENTQ_TYPE_SELFTEST, 2)
         .unwrap();
     // One queue per type per vIOMMU.
     assert_kind(
-        fd.alloc_veventq(viommu, IOMMU_VEVENTQ_TYPE_SELFTEST, 2),
+        fd.alloc_vevent_queue(viommu, IOMMU_VEVENTQ_TYPE_SELFTEST, 2),
         ErrorKind::AlreadyExists,
     );
     let mut buf = [0u8; 64];
@@ -111,7 +111,7 @@ fn fault_queue_receives_iopf_and_takes_responses() {
     fd.destroy(parent).unwrap();
 }
 
-/// `EventQueue::read` passes the buffer to the kernel unchecked; these are the size
+/// `VEventQueue::read` passes the buffer to the kernel unchecked; these are the size
 /// rules its docs state, from `iommufd_veventq_fops_read`.
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
@@ -131,13 +131,13 @@ fn event_queue_read_sizes_follow_the_kernel() {
     let header = size_of::<IommufdVeventHeader>();
     let record = header + size_of::<IommuViommuEventSelftest>();
     let mut buf = [0u8; 64];
-    let one = |got: &[Event<IommuViommuEventSelftest>]| match got {
-        [Event::Record { sequence, record }] if record.virt_id == 0x77 => *sequence,
+    let one = |got: &[VEventEntry<IommuViommuEventSelftest>]| match got {
+        [VEventEntry::Record { sequence, record }] if record.virt_id == 0x77 => *sequence,
         other => panic!("one record of virt_id 0x77: {other:?}"),
     };
 
     {
-        let q = viommu.alloc_event_queue(4).unwrap();
+        let q = viommu.alloc_vevent_queue(4).unwrap();
         // Empty: shorter than a header is refused before the queue is looked at; a
         // header's worth reads nothing.
         assert_kind(q.read(&mut buf[..header - 1]), ErrorKind::InvalidArgument);
@@ -154,7 +154,7 @@ fn event_queue_read_sizes_follow_the_kernel() {
 
     // Depth 1, two events: the second is lost, the queue holds the record, then the
     // lost-events marker.
-    let q = viommu.alloc_event_queue(1).unwrap();
+    let q = viommu.alloc_vevent_queue(1).unwrap();
     nested.device().trigger_vevent().unwrap();
     nested.device().trigger_vevent().unwrap();
     // The record comes first and does not fit a header.
@@ -165,7 +165,7 @@ fn event_queue_read_sizes_follow_the_kernel() {
     // The marker is a header alone: 8 bytes take it.
     let got: Vec<_> = q.read(&mut buf[..header]).unwrap().collect();
     assert!(
-        matches!(got[..], [Event::Lost { sequence: s }] if s == sequence + 1),
+        matches!(got[..], [VEventEntry::Lost { sequence: s }] if s == sequence + 1),
         "{got:?}"
     );
     assert_eq!(q.read(&mut buf).unwrap().count(), 0);

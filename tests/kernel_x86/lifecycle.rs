@@ -8,7 +8,7 @@ use crate::fail_nth::sweep;
 use iommufd::arch::{DefaultStage1, Selftest, selftest::stage1};
 use iommufd::mock::{MockChecks, MockDevice};
 use iommufd::states::{
-    DeviceState, Event, GuestStage1, IoasReady, Nested, S2Allocated, Typed, VDeviceBound,
+    DeviceState, GuestStage1, IoasReady, Nested, S2Allocated, Typed, VDeviceBound, VEventEntry,
     VIommuAllocated,
 };
 use iommufd::uapi::*;
@@ -69,7 +69,7 @@ fn phase1_then_phase2_install_invalidate_swap_uninstall() {
     );
     assert_attached(&fd, bypass);
     assert_eq!(bound.default_stage1(), DefaultStage1::Bypass);
-    let events = viommu.alloc_event_queue(8).unwrap();
+    let events = viommu.alloc_vevent_queue(8).unwrap();
 
     // The guest enables translation: its configuration becomes a nested HWPT.
     let nested = bound
@@ -82,14 +82,14 @@ fn phase1_then_phase2_install_invalidate_swap_uninstall() {
     }
     assert_attached(&fd, first);
 
-    // Events name the guest's id for the device.
+    // VEventEntries name the guest's id for the device.
     nested.device().trigger_vevent().unwrap();
     let mut buf = [0u8; 64];
     let got: Vec<_> = events.read(&mut buf).unwrap().collect();
     assert!(
         matches!(
             got[..],
-            [Event::Record {
+            [VEventEntry::Record {
                 record: IommuViommuEventSelftest { virt_id: 0x42 },
                 ..
             }]
@@ -184,7 +184,7 @@ fn every_drop_order_leaves_nothing_behind() {
             .install(&stage1(5))
             .map_err(|e| e.into_parts().1)
             .unwrap();
-        let events = viommu.alloc_event_queue(4).unwrap();
+        let events = viommu.alloc_vevent_queue(4).unwrap();
         let ids = [
             ioas.id().raw(),
             s2.id().raw(),
@@ -552,6 +552,6 @@ fn one_viommu_serves_many_devices_and_vcpu_threads() {
 
 /// The vIOMMU still exists and is referenced (EBUSY, not ENOENT).
 #[track_caller]
-fn assert_attached_viommu(fd: &IommuFd, viommu: iommufd::ViommuId) {
+fn assert_attached_viommu(fd: &IommuFd, viommu: iommufd::VIommuId) {
     assert_kind(fd.destroy(viommu), ErrorKind::Busy);
 }

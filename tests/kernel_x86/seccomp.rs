@@ -14,7 +14,7 @@ use crate::seccomp_filter::{self, install, raw_ioctl, run_child, run_scenario};
 use iommufd::arch::{DefaultStage1, Selftest, selftest::stage1};
 use iommufd::mock::{MockChecks, MockDevice};
 use iommufd::seccomp::{IOCTLS, RUNTIME_IOCTLS, RUNTIME_SYSCALLS, SYSCALLS, request_numbers};
-use iommufd::states::{DeviceState, Event, GuestStage1, IoasReady};
+use iommufd::states::{DeviceState, GuestStage1, IoasReady, VEventEntry};
 use iommufd::uapi::*;
 use iommufd::{Access, ErrorKind, HwptId, IommuFd, Iova, MapAt, Op};
 use rustix::fd::AsFd;
@@ -86,7 +86,7 @@ fn walkthrough() {
     let viommu = s2.alloc_viommu::<Selftest>(&dev).unwrap();
     let (info, _) = viommu.hw_info(&dev).unwrap();
     assert_eq!(info.test_reg, IOMMU_HW_INFO_SELFTEST_REGVAL);
-    let events = viommu.alloc_event_queue(16).unwrap();
+    let events = viommu.alloc_vevent_queue(16).unwrap();
     let bound = viommu
         .bind(dev, GUEST_SID)
         .map_err(|e| e.into_parts().1)
@@ -141,7 +141,7 @@ fn walkthrough() {
     assert!(
         matches!(
             got[..],
-            [Event::Record {
+            [VEventEntry::Record {
                 record: IommuViommuEventSelftest { virt_id: 0x42 },
                 ..
             }]
@@ -174,8 +174,8 @@ fn walkthrough() {
     // What the runtime lists leave out is refused, and changes nothing.
     refused(fd.alloc_ioas().unwrap_err(), Op::IoasAlloc);
     refused(
-        viommu.alloc_event_queue(4).map(|_| ()).unwrap_err(),
-        Op::VeventqAlloc,
+        viommu.alloc_vevent_queue(4).map(|_| ()).unwrap_err(),
+        Op::VEventQueueAlloc,
     );
     refused(
         ioas.map_file(

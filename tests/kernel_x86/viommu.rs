@@ -4,7 +4,7 @@
 use crate::common::*;
 use iommufd::mock::{MockChecks, MockDevice};
 use iommufd::uapi::*;
-use iommufd::{Device, Error, ErrorKind, HwptAlloc, HwptId, IoasId, IommuFd, Iova, PtId, ViommuId};
+use iommufd::{Device, Error, ErrorKind, HwptAlloc, HwptId, IoasId, IommuFd, Iova, PtId, VIommuId};
 use std::sync::Arc;
 
 struct Setup {
@@ -12,7 +12,7 @@ struct Setup {
     ioas: IoasId,
     dev: MockDevice,
     s2: HwptId,
-    viommu: ViommuId,
+    viommu: VIommuId,
 }
 
 fn viommu_setup() -> Setup {
@@ -77,7 +77,7 @@ fn vdevice_alloc_and_nested_hwpt_on_the_viommu() {
         ErrorKind::AlreadyExists,
     );
     assert_kind(
-        s.fd.alloc_vdevice(ViommuId::from_raw(9999), s.dev.dev_id(), 1),
+        s.fd.alloc_vdevice(VIommuId::from_raw(9999), s.dev.dev_id(), 1),
         ErrorKind::NotFound,
     );
     // A nested HWPT on the vIOMMU, attached by replace.

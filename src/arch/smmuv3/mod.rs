@@ -39,11 +39,11 @@ impl Family for Smmuv3 {
     const VIOMMU_TYPE: u32 = IOMMU_VIOMMU_TYPE_ARM_SMMUV3;
     const VEVENTQ_TYPE: u32 = IOMMU_VEVENTQ_TYPE_ARM_SMMUV3;
     const INITIAL: DefaultStage1 = DefaultStage1::Bypass;
-    type ViommuData = ();
+    type VIommuData = ();
     type Stage1 = Ste;
     type Invalidation = IommuViommuArmSmmuv3Invalidate;
     type HwInfo = IommuHwInfoArmSmmuv3;
-    type Vevent = IommuVeventArmSmmuv3;
+    type VEvent = IommuVeventArmSmmuv3;
 
     fn default_stage1(kind: DefaultStage1) -> Option<Self::Stage1> {
         Some(match kind {

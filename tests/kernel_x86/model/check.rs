@@ -41,7 +41,7 @@ pub fn describe(world: &World, node: Node) -> String {
         },
         What::Viommu { .. } => "vIOMMU",
         What::Vdevice { .. } => "vDEVICE",
-        What::Veventq { .. } => "vEVENTQ",
+        What::RawVEventQueue { .. } => "vEVENTQ",
         What::HwQueue { .. } => "HW queue",
         What::Access { .. } => "HW queue access",
         What::FaultQueue => "fault queue",

@@ -22,11 +22,11 @@ impl Seq<'_> {
         let depth = 1 + self.rng.below(8) as u32;
         let free = self
             .world
-            .live(|w| matches!(w, What::Veventq { viommu: v } if *v == viommu))
+            .live(|w| matches!(w, What::RawVEventQueue { viommu: v } if *v == viommu))
             .next()
             .is_none();
         self.note(format!(
-            "alloc_event_queue({depth}) on h{}",
+            "alloc_vevent_queue({depth}) on h{}",
             self.live[i].name
         ));
         let r = self.call(|live, _| {
@@ -34,12 +34,14 @@ impl Seq<'_> {
                 .handle
                 .viommu()
                 .expect("a vIOMMU")
-                .alloc_event_queue(depth)
+                .alloc_vevent_queue(depth)
         });
         self.outcome(&r);
-        self.expect("alloc_event_queue", free, &r);
+        self.expect("alloc_vevent_queue", free, &r);
         if let Ok(q) = r {
-            let obj = self.world.add(Some(q.id().raw()), What::Veventq { viommu });
+            let obj = self
+                .world
+                .add(Some(q.id().raw()), What::RawVEventQueue { viommu });
             let node = self.world.add(None, What::Holds(vec![obj, arc]));
             let name = self.hold(Handle::Events(q), node);
             self.tag(format!(" h{name}"));

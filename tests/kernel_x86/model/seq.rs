@@ -9,7 +9,7 @@ use super::rng::Rng;
 use super::world::{Node, What, World};
 use iommufd::arch::Selftest;
 use iommufd::mock::MockDevice;
-use iommufd::states::{DeviceState, EventQueue, HwQueue, IoasReady, S2Allocated, VIommuAllocated};
+use iommufd::states::{DeviceState, HwQueue, IoasReady, S2Allocated, VEventQueue, VIommuAllocated};
 use iommufd::{FaultQueue, FaultQueueId, HwptId, IommuFd};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -23,7 +23,7 @@ pub enum Handle {
     Dev(MockDevice),
     Bound(DeviceState<Selftest, MockDevice>),
     /// Held for its lifetime only.
-    Events(#[allow(dead_code)] EventQueue<Selftest>),
+    Events(#[allow(dead_code)] VEventQueue<Selftest>),
     Queue(HwQueue<Selftest>),
     RawHwpt(HwptId),
     /// The fd is closed before the destroy; a refused destroy leaves it `None`.

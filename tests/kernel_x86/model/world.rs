@@ -43,7 +43,7 @@ pub enum What {
         viommu: Node,
         virt_id: u64,
     },
-    Veventq {
+    RawVEventQueue {
         viommu: Node,
     },
     HwQueue {
@@ -104,7 +104,7 @@ impl What {
             What::Ioas { .. } | What::FaultQueue | What::Idev => vec![],
             What::Hwpt { parent, fault } => [Some(*parent), *fault].into_iter().flatten().collect(),
             What::Viommu { s2 } => vec![*s2],
-            What::Vdevice { viommu, .. } | What::Veventq { viommu } => vec![*viommu],
+            What::Vdevice { viommu, .. } | What::RawVEventQueue { viommu } => vec![*viommu],
             What::HwQueue {
                 viommu,
                 prev,
