@@ -92,6 +92,20 @@
 //! `rig/walkthrough.sh` runs the same story against the kernel's mock IOMMU and
 //! prints each step.
 //!
+//! # Which entry point
+//!
+//! | the VMM has | use | why |
+//! | --- | --- | --- |
+//! | guest STE bytes (untrusted) | [`Ste::parse`](arch::smmuv3::Ste::parse), then [`DeviceState::apply`](states::DeviceState::apply)`(ste.into())` | refuses what Linux refuses, naming the field; the device changes in place, or not at all |
+//! | an STE of its own (boot, reset) | [`Ste::abort`](arch::smmuv3::Ste::abort), [`Ste::bypass`](arch::smmuv3::Ste::bypass), [`Ste::translate`](arch::smmuv3::Ste::translate)`(..)?.with_*` | the one builder; it cannot make what the parser refuses |
+//! | compile-time ordering for a device | [`VDeviceBound::install`](states::VDeviceBound::install) and the other consuming transitions | wrong orders do not compile; [`DeviceState::into_typed`](states::DeviceState::into_typed) and `From` move between the two |
+//! | the guest's command queue to drain | [`CommandRules`](arch::smmuv3::CommandRules) once per vIOMMU, then [`push_guest_commands`](batch::InvalidationBatch::push_guest_commands) | the hot path: one ioctl per CMD_SYNC, a legal TLBI costs a table lookup and a store |
+//! | one guest command's verdict | [`CommandRules::classify`](arch::smmuv3::CommandRules::classify) (same table), or [`classify`](arch::smmuv3::classify) with the caps (works the rules out each call: tools, tests) | both give the same verdict, checked in the arm64 tier |
+//! | checked invalidation entries in an array | [`VIommuAllocated::invalidate`](states::VIommuAllocated::invalidate) | one call (split past [`INVALIDATE_CHUNK`]) |
+//! | entries for a nested HWPT (the mock; VT-d) | [`Nested::invalidate`](states::Nested::invalidate), [`DeviceState::invalidate`](states::DeviceState::invalidate) | exists only for families that invalidate per HWPT |
+//! | ids from other code, or a driver the crate does not know | [`IommuFd`] methods, [`HwptAlloc::nested`], [`IommuFd::invalidate_raw`] | one method per kernel command, no typestate |
+//! | a batch in a unit test | [`batch::RecordingSink`] | records what would be sent; answers as the kernel would |
+//!
 //! # Errors
 //!
 //! Five error types, one per kind of answer ([`error`] has the table of which call
