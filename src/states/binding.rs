@@ -4,9 +4,9 @@
 
 use super::VIommuAllocated;
 use super::object::KernelObject;
-use crate::arch::{DefaultStage1, Family, Stage1Config};
+use crate::arch::{DefaultStage1, Family, NestedInvalidation, Stage1Config};
 use crate::device::Device;
-use crate::error::{Error, Op, Result};
+use crate::error::{Error, Op, Result, TransitionError};
 use crate::ids::{HwptId, PtId, VDeviceId};
 use crate::iommufd::HwptAlloc;
 
@@ -88,6 +88,33 @@ impl<F: Family, D: Device> Binding<F, D> {
     pub(super) fn leave_viommu(&self) -> Result<()> {
         let s2 = self.viommu.s2().id();
         self.dev().attach(PtId::Hwpt(s2)).map(drop)
+    }
+}
+
+impl<F: NestedInvalidation, D: Device> Binding<F, D> {
+    /// Forwards guest invalidation requests to the device's own nested HWPT.
+    pub(super) fn invalidate_stage1(&self, entries: &[F::HwptInvalidation]) -> Result<()> {
+        let Some(hwpt) = &self.stage1 else {
+            return Err(Error::Unsupported {
+                op: Op::HwptInvalidate,
+                reason: "the device is on a default stage 1, with no nested HWPT",
+            });
+        };
+        self.viommu.iommufd().invalidate(hwpt.id(), entries)
+    }
+}
+
+/// Unplugs the device of a per-device state: attaches it to the stage 2 alone, then
+/// lets the rest of the binding (its vDEVICE, its nested HWPT) go. On failure the
+/// state comes back unchanged.
+pub(super) fn unbind<T, F: Family, D: Device>(
+    state: T,
+    binding: impl FnOnce(&T) -> &Binding<F, D>,
+    into_binding: impl FnOnce(T) -> Binding<F, D>,
+) -> Result<D, TransitionError<T>> {
+    match binding(&state).leave_viommu() {
+        Ok(()) => Ok(into_binding(state).into_device()),
+        Err(e) => Err(TransitionError::new(state, e)),
     }
 }
 

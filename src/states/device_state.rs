@@ -6,7 +6,7 @@ use super::binding::Binding;
 use super::{Nested, VDeviceBound};
 use crate::arch::{DefaultStage1, Family, NestedInvalidation};
 use crate::device::Device;
-use crate::error::{Error, Op, Result, TransitionError};
+use crate::error::{Result, TransitionError};
 use crate::ids::HwptId;
 
 /// What the guest asks of a device's stage 1, owned: a function that reads a guest
@@ -199,10 +199,7 @@ impl<F: Family, D: Device> DeviceState<F, D> {
     /// vIOMMU), destroys its nested HWPT, if any, and its vDEVICE, and gives the
     /// device back. On failure the state comes back unchanged in the error.
     pub fn unbind(self) -> Result<D, TransitionError<Self>> {
-        match self.binding.leave_viommu() {
-            Ok(()) => Ok(self.binding.into_device()),
-            Err(e) => Err(TransitionError::new(self, e)),
-        }
+        super::binding::unbind(self, |s| &s.binding, |s| s.binding)
     }
 }
 
@@ -213,16 +210,10 @@ impl<F: NestedInvalidation, D: Device> DeviceState<F, D> {
     ///
     /// # Errors
     ///
-    /// [`Error::Unsupported`] when the device is on a default, with no nested HWPT
+    /// [`Error::Unsupported`](crate::Error::Unsupported) when the device is on a default, with no nested HWPT
     /// to invalidate (nothing is sent); otherwise what
     /// [`IommuFd::invalidate`](crate::IommuFd::invalidate) says.
     pub fn invalidate(&self, entries: &[F::HwptInvalidation]) -> Result<()> {
-        let Some(hwpt) = self.stage1_hwpt() else {
-            return Err(Error::Unsupported {
-                op: Op::HwptInvalidate,
-                reason: "the device is on a default stage 1, with no nested HWPT",
-            });
-        };
-        self.binding.viommu.iommufd().invalidate(hwpt, entries)
+        self.binding.invalidate_stage1(entries)
     }
 }

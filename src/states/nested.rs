@@ -5,7 +5,7 @@ use super::binding::Binding;
 use super::{VDeviceBound, sealed};
 use crate::arch::{DefaultStage1, Family, NestedInvalidation};
 use crate::device::Device;
-use crate::error::{Error, Op, Result, TransitionError};
+use crate::error::{Result, TransitionError};
 use crate::ids::HwptId;
 
 /// A device attached to its own nested HWPT, made from the guest's stage-1
@@ -85,10 +85,7 @@ impl<F: Family, D: Device> Nested<F, D> {
     /// Takes the device away from the guest: attaches it to the stage 2 alone (no
     /// vIOMMU), destroys its nested HWPT and vDEVICE and gives the device back.
     pub fn unbind(self) -> Result<D, TransitionError<Self>> {
-        match self.binding.leave_viommu() {
-            Ok(()) => Ok(self.binding.into_device()),
-            Err(e) => Err(TransitionError::new(self, e)),
-        }
+        super::binding::unbind(self, |s| &s.binding, |s| s.binding)
     }
 }
 
@@ -98,14 +95,7 @@ impl<F: NestedInvalidation, D: Device> Nested<F, D> {
     /// invalidated per HWPT: see [`NestedInvalidation`]). See
     /// [`IommuFd::invalidate`](crate::IommuFd::invalidate) for what a failure says.
     pub fn invalidate(&self, entries: &[F::HwptInvalidation]) -> Result<()> {
-        let Some(hwpt) = self.stage1_hwpt() else {
-            // A Nested is only ever made with its HWPT; say so rather than panic.
-            return Err(Error::invalid(
-                Op::HwptInvalidate,
-                "hwpt",
-                "the device has no nested HWPT",
-            ));
-        };
-        self.binding.viommu.iommufd().invalidate(hwpt, entries)
+        // A Nested is only ever made with its HWPT: the refusal cannot happen here.
+        self.binding.invalidate_stage1(entries)
     }
 }

@@ -83,11 +83,6 @@ impl<F: Family, D: Device> VDeviceBound<F, D> {
     /// Takes the device away from the guest: attaches it to the stage 2 alone (no
     /// vIOMMU), destroys its vDEVICE and gives the device back.
     pub fn unbind(self) -> Result<D, TransitionError<Self>> {
-        match self.binding.leave_viommu() {
-            // Not attached to anything of the vIOMMU any more: the vDEVICE goes with
-            // the rest of the binding; the device stays on the stage 2.
-            Ok(()) => Ok(self.binding.into_device()),
-            Err(e) => Err(TransitionError::new(self, e)),
-        }
+        super::binding::unbind(self, |s| &s.binding, |s| s.binding)
     }
 }

@@ -5,7 +5,7 @@
 //! no kernel at all. (The same against real drivers: the kernel tiers.)
 
 use crate::alloc_count::allocations;
-use iommufd::arch::Family;
+use crate::arm_families::{Arm, for_both};
 use iommufd::arch::smmuv3::command as cmd;
 use iommufd::batch::{BatchError, InvalidationBatch, InvalidationSink, RecordingSink};
 use iommufd::uapi::IommuViommuArmSmmuv3Invalidate as Cmd;
@@ -17,18 +17,6 @@ use std::cell::Cell;
 static_assertions::assert_impl_all!(
     InvalidationBatch<iommufd::states::VIommuAllocated<iommufd::arch::Smmuv3>, 63>: Send
 );
-
-/// A family whose entries are SMMUv3 commands.
-trait Arm: Family<Invalidation = Cmd> {}
-impl<F: Family<Invalidation = Cmd>> Arm for F {}
-
-/// Runs a generic test for SMMUv3 and for Tegra241 CMDQV.
-macro_rules! for_both {
-    ($($name:ident),* $(,)?) => {
-        mod smmuv3 { $( #[test] fn $name() { super::$name::<iommufd::arch::Smmuv3>() } )* }
-        mod tegra241 { $( #[test] fn $name() { super::$name::<iommufd::arch::Tegra241Cmdqv>() } )* }
-    };
-}
 
 for_both!(
     a_flush_sends_what_waits_in_one_call,

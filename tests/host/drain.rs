@@ -6,7 +6,7 @@
 //! allocating.
 
 use crate::alloc_count::allocations;
-use iommufd::arch::Family;
+use crate::arm_families::{Arm, for_both};
 use iommufd::arch::smmuv3::{
     CommandError, CommandRules, Drain, DrainError, SmmuCaps, Step, StreamSpan, command as cmd,
 };
@@ -16,18 +16,6 @@ use iommufd::{Error, IommuFd, VIommuId};
 use proptest::prelude::*;
 use rustix::io::Errno;
 use zerocopy::IntoBytes;
-
-/// A family whose entries are SMMUv3 commands.
-trait Arm: Family<Invalidation = Cmd> {}
-impl<F: Family<Invalidation = Cmd>> Arm for F {}
-
-/// Runs a generic test for SMMUv3 and for Tegra241 CMDQV.
-macro_rules! for_both {
-    ($($name:ident),* $(,)?) => {
-        mod smmuv3 { $( #[test] fn $name() { super::$name::<iommufd::arch::Smmuv3>() } )* }
-        mod tegra241 { $( #[test] fn $name() { super::$name::<iommufd::arch::Tegra241Cmdqv>() } )* }
-    };
-}
 
 for_both!(
     a_drain_queues_tlbis_skips_prefetches_and_numbers_them_from_first_index,

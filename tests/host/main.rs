@@ -5,6 +5,7 @@
 
 #[path = "../shared/alloc_count.rs"]
 mod alloc_count;
+mod arm_families;
 mod batch;
 mod drain;
 mod encoding;

@@ -82,7 +82,7 @@ fn phase1_then_phase2_install_invalidate_swap_uninstall() {
     }
     assert_attached(&fd, first);
 
-    // VEventEntries name the guest's id for the device.
+    // Events name the guest's id for the device.
     nested.device().trigger_vevent().unwrap();
     let mut buf = [0u8; 64];
     let got: Vec<_> = events.read(&mut buf).unwrap().collect();
@@ -404,6 +404,22 @@ fn runtime_holder_follows_the_guest() {
     let mut state = DeviceState::from(bound);
     assert_eq!((state.virt_id(), state.vdevice_id()), (0x9, vdevice));
     assert_eq!(state.viommu().id(), viommu.id());
+    // On a default there is no nested HWPT to invalidate: refused, nothing sent.
+    let entry = IommuHwptInvalidateSelftest {
+        flags: 0,
+        iotlb_id: 0,
+    };
+    let e = state.invalidate(&[entry]).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::Unsupported {
+                op: Op::HwptInvalidate,
+                ..
+            }
+        ),
+        "{e}"
+    );
     let steps = [
         GuestStage1::Translate(stage1(1)),
         GuestStage1::Translate(stage1(2)),
@@ -420,6 +436,9 @@ fn runtime_holder_follows_the_guest() {
                 let hwpt = state.stage1_hwpt().unwrap();
                 assert_attached(&fd, hwpt);
                 fd.check_iotlb(hwpt, 0, cfg.iotlb).unwrap();
+                // Invalidation reaches this device's own nested HWPT.
+                state.invalidate(&[entry]).unwrap();
+                fd.check_iotlb(hwpt, 0, 0).unwrap();
             }
             GuestStage1::Default(_) => {
                 assert_eq!(state.stage1_hwpt(), None);
