@@ -154,6 +154,7 @@ pub mod payload;
 pub mod seccomp;
 pub mod states;
 pub mod uapi;
+pub mod vsmmu;
 
 /// The README's code, compiled as a doc test so it cannot rot.
 #[cfg(doctest)]
