@@ -133,6 +133,14 @@ pub enum Syscall {
     /// The lock of the destroys the kernel deferred (a `std::sync::Mutex`), when
     /// contended.
     Futex,
+    /// Reading guest RAM through
+    /// [`FileGuestMemory`](crate::vsmmu::FileGuestMemory) (the vSMMU's stream table
+    /// and command queue).
+    Pread64,
+    /// Writing guest RAM through
+    /// [`FileGuestMemory`](crate::vsmmu::FileGuestMemory) (the vSMMU's event queue,
+    /// CMD_SYNC completions).
+    Pwrite64,
 }
 
 impl Syscall {
@@ -146,6 +154,8 @@ impl Syscall {
             Syscall::Write => "write",
             Syscall::Close => "close",
             Syscall::Futex => "futex",
+            Syscall::Pread64 => "pread64",
+            Syscall::Pwrite64 => "pwrite64",
         }
     }
 
@@ -168,6 +178,8 @@ mod table {
             Syscall::Open => 2,
             Syscall::Close => 3,
             Syscall::Ioctl => 16,
+            Syscall::Pread64 => 17,
+            Syscall::Pwrite64 => 18,
             Syscall::Futex => 202,
             Syscall::Openat => 257,
         })
@@ -186,6 +198,8 @@ mod table {
             Syscall::Close => 57,
             Syscall::Read => 63,
             Syscall::Write => 64,
+            Syscall::Pread64 => 67,
+            Syscall::Pwrite64 => 68,
             Syscall::Futex => 98,
             Syscall::Open => return None,
         })
@@ -210,6 +224,8 @@ pub const SYSCALLS: &[Syscall] = &[
     Syscall::Write,
     Syscall::Close,
     Syscall::Futex,
+    Syscall::Pread64,
+    Syscall::Pwrite64,
 ];
 
 /// The system calls a running VM needs from the crate after boot.
@@ -221,6 +237,7 @@ pub const SYSCALLS: &[Syscall] = &[
 /// | `write` | page responses to a fault queue (I/O page faults) |
 /// | `close` | a vEVENTQ, fault queue or owned device dropped at run time |
 /// | `futex` | the deferred-destroy lock, when vCPU threads contend for it |
+/// | `pread64`, `pwrite64` | the vSMMU reading and writing guest RAM in a memfd ([`FileGuestMemory`](crate::vsmmu::FileGuestMemory)) |
 ///
 /// Left out: `open` and `openat` (the crate opens `/dev/iommu` and VFIO cdevs at
 /// boot; a VMM that hot-plugs devices opens their cdevs then, or gets their fds
@@ -231,4 +248,6 @@ pub const RUNTIME_SYSCALLS: &[Syscall] = &[
     Syscall::Write,
     Syscall::Close,
     Syscall::Futex,
+    Syscall::Pread64,
+    Syscall::Pwrite64,
 ];

@@ -8,5 +8,8 @@
 mod guest_memory;
 mod queue;
 
+#[cfg(feature = "vm-memory")]
+pub use guest_memory::VmMemory;
+pub use guest_memory::{FakeGuestMemory, FileGuestMemory, FileRegion, GuestRegionError};
 pub use guest_memory::{GuestMemory, GuestMemoryError, GuestMemoryFault};
 pub use queue::Ring;

@@ -10,6 +10,7 @@ mod batch;
 mod drain;
 mod encoding;
 mod errors;
+mod guest_memory;
 mod misuse;
 mod seccomp;
 #[path = "../shared/seccomp_filter.rs"]

@@ -12,6 +12,7 @@ use iommufd::seccomp::{
     IOCTLS, RUNTIME_IOCTLS, RUNTIME_SYSCALLS, SYSCALLS, Syscall, request_numbers,
 };
 use iommufd::uapi::{self, IommuViommuArmSmmuv3Invalidate};
+use iommufd::vsmmu::{FileGuestMemory, FileRegion, GuestMemory};
 use iommufd::{
     Access, DevId, Device, HwptAlloc, HwptId, IoasId, IommuFd, Iova, MapAt, Op, PtId, VIommuId,
     VfioCdev, VfioUnbound,
@@ -102,6 +103,8 @@ fn syscall_numbers_are_libcs() {
         (Syscall::Write, Some(libc::SYS_write)),
         (Syscall::Close, Some(libc::SYS_close)),
         (Syscall::Futex, Some(libc::SYS_futex)),
+        (Syscall::Pread64, Some(libc::SYS_pread64)),
+        (Syscall::Pwrite64, Some(libc::SYS_pwrite64)),
     ];
     assert_eq!(expected.len(), SYSCALLS.len());
     for (call, nr) in expected {
@@ -275,12 +278,23 @@ fn full_scenario() {
 }
 
 fn runtime_scenario() {
+    // Guest RAM is the VMM's own (memfd_create and ftruncate are on no list of the
+    // crate's); the vSMMU reads and writes it at run time.
+    let ram = rustix::fs::memfd_create("guest-ram", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
+    rustix::fs::ftruncate(&ram, 4096).unwrap();
+    let memory = FileGuestMemory::new([FileRegion::new(ram, 0x1000, 4096, 0)]).unwrap();
     full_filter();
     // Boot: the fds are opened before the runtime filter.
     let fd = Arc::new(IommuFd::open_path("/dev/null").unwrap());
     let dev = VfioUnbound::open("/dev/null").unwrap();
     let requests: Vec<u64> = request_numbers(RUNTIME_IOCTLS).collect();
     install(RUNTIME_SYSCALLS, &requests).unwrap();
+    memory.write_u64(0x1ff8, 0x5eed).unwrap();
+    assert_eq!(
+        memory.read_u64(0x1ff8),
+        Ok(0x5eed),
+        "pread64 and pwrite64 are listed"
+    );
     for &op in IOCTLS {
         let want = if RUNTIME_IOCTLS.contains(&op) {
             Errno::NOTTY
