@@ -5,11 +5,18 @@
 //! batch). One file per concern, each citing the spec section it implements.
 //! Nothing below this module imports it.
 
+mod event_queue;
 mod guest_memory;
 mod queue;
+mod stream_table;
 
 #[cfg(feature = "vm-memory")]
 pub use guest_memory::VmMemory;
 pub use guest_memory::{FakeGuestMemory, FileGuestMemory, FileRegion, GuestRegionError};
+pub use event_queue::{
+    EventOutcome, EventQueueAbort, EventRecord, Forwarded, GuestEventQueue, SequenceTracker,
+    Tracked, VEventItem, VEventPump,
+};
 pub use guest_memory::{GuestMemory, GuestMemoryError, GuestMemoryFault};
 pub use queue::Ring;
+pub use stream_table::{BadStreamId, LookupError, StreamTable, StreamTableFormat};

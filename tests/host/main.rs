@@ -17,3 +17,6 @@ mod seccomp;
 mod seccomp_filter;
 mod smmuv3;
 mod validation;
+mod vsmmu_event_queue;
+mod vsmmu_ram;
+mod vsmmu_stream_table;

@@ -3,7 +3,7 @@
 //! event decode. Tables from the kernel's rules, round trips, and "no input panics".
 
 #[path = "../shared/smmuv3_tables.rs"]
-mod tables;
+pub(crate) mod tables;
 
 use iommufd::arch::smmuv3::{
     Cacheability, CommandError, CommandRules, Config, Event, EventId, GuestCommand, Shareability,
