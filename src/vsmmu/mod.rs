@@ -5,8 +5,13 @@
 //! batch). One file per concern, each citing the spec section it implements.
 //! Nothing below this module imports it.
 
+mod command_queue;
 mod guest_memory;
 mod queue;
 
+pub use command_queue::{
+    CError, CommandHost, CommandQueue, CommandQueueError, CompletionSignal, Consumed, MsiWrite,
+    ReservedBits, SyncSignal,
+};
 pub use guest_memory::{GuestMemory, GuestMemoryError, GuestMemoryFault};
 pub use queue::Ring;
