@@ -5,18 +5,30 @@
 //! batch). One file per concern, each citing the spec section it implements.
 //! Nothing below this module imports it.
 
+mod backend;
+mod command_queue;
 mod event_queue;
 mod guest_memory;
+mod interrupts;
 mod queue;
 mod stream_table;
 
-#[cfg(feature = "vm-memory")]
-pub use guest_memory::VmMemory;
-pub use guest_memory::{FakeGuestMemory, FileGuestMemory, FileRegion, GuestRegionError};
+pub use backend::{Backend, Devices};
+pub use command_queue::{
+    CError, CommandHost, CommandQueue, CommandQueueError, CompletionSignal, Consumed, MsiWrite,
+    ReservedBits, SyncSignal,
+};
 pub use event_queue::{
     EventOutcome, EventQueueAbort, EventRecord, Forwarded, GuestEventQueue, SequenceTracker,
     Tracked, VEventItem, VEventPump,
 };
-pub use guest_memory::{GuestMemory, GuestMemoryError, GuestMemoryFault};
+#[cfg(feature = "vm-memory")]
+#[cfg_attr(docsrs, doc(cfg(feature = "vm-memory")))]
+pub use guest_memory::VmMemory;
+pub use guest_memory::{
+    FakeGuestMemory, FileGuestMemory, FileRegion, GuestMemory, GuestMemoryError, GuestMemoryFault,
+    GuestRegionError,
+};
+pub use interrupts::{Interrupt, Interrupts, NoInterrupts};
 pub use queue::Ring;
 pub use stream_table::{BadStreamId, LookupError, StreamTable, StreamTableFormat};

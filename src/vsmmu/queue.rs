@@ -48,7 +48,8 @@ impl Ring {
 
     /// The bits of a PROD or CONS value that count: the index and the wrap bit.
     pub const fn index_mask(&self) -> u32 {
-        (2u32 << self.log2size) - 1
+        // In u64: at LOG2SIZE 31 the mask is all 32 bits.
+        ((2u64 << self.log2size) - 1) as u32
     }
 
     /// The slot an index names (the index without its wrap bit).
@@ -104,6 +105,8 @@ mod tests {
         assert_eq!(ring.pending(0b001, 0b110), 3);
         // LOG2SIZE above the maximum reads as the maximum.
         assert_eq!(Ring::from_base(0x1000 | 31, 8, 32).log2size(), 8);
+        // LOG2SIZE 31 (the field's maximum): all 32 bits count.
+        assert_eq!(Ring::from_base(31, 31, 16).index_mask(), u32::MAX);
         // One entry: the wrap bit alone.
         let one = Ring::from_base(0x2000, 19, 32);
         assert!(one.is_full(1, 0) && one.is_empty(1, 1) && one.next(1) == 0);

@@ -20,3 +20,4 @@ mod validation;
 mod vsmmu_event_queue;
 mod vsmmu_ram;
 mod vsmmu_stream_table;
+mod vsmmu_command_queue;
