@@ -1,0 +1,395 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+//! [`VSmmu`]: one virtual SMMUv3 with everything wired together: its register file
+//! (IHI 0070 chapter 6), the stream table and queues in guest memory (chapters 3,
+//! 4, 5 and 7), the devices behind it and the vIOMMU its invalidations go to. The
+//! VMM calls [`read`](VSmmu::read) and [`write`](VSmmu::write) from its MMIO exit
+//! handler, [`pump_events`](VSmmu::pump_events) when the vEVENTQ's fd is readable,
+//! and plugs devices in and out by StreamID.
+
+use super::backend::{Backend, Devices};
+use super::command_queue::{CError, CommandHost, CommandQueue, CompletionSignal, SyncSignal};
+use super::event_queue::{EventRecord, Forwarded, GuestEventQueue, VEventPump};
+use super::guest_memory::GuestMemory;
+use super::interrupts::{Interrupt, Interrupts};
+use super::registers::{
+    AccessError, Cr0, Effect, GlobalErrors, IrqCtrl, Msi, Registers, Width, WriteOutcome,
+};
+use super::stream_table::StreamTable;
+use crate::arch::DefaultStage1;
+use crate::arch::smmuv3::{CommandRules, Smmuv3, StreamSpan};
+use crate::batch::{InvalidationBatch, InvalidationSink};
+use crate::device::Device;
+use crate::states::{GuestStage1, VDeviceBound};
+use std::sync::{Mutex, MutexGuard};
+
+/// Counters a VMM can log: what the guest made the vSMMU do.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// CMD_SYNCs completed.
+    pub syncs: u64,
+    /// STEs read from the guest's stream table and applied.
+    pub ste_loads: u64,
+    /// Events written into the guest's event queue (the model's and the kernel's).
+    pub events: u64,
+    /// Command errors reported through CMDQ_CONS.ERR.
+    pub command_errors: u64,
+}
+
+/// One virtual SMMUv3, safe to call from several vCPU threads at once (one lock
+/// around the model; the interrupt callbacks run under it).
+///
+/// `M` is guest memory, `B` the devices behind the vSMMU ([`Devices`] for real
+/// ones), `S` where invalidations go (the vIOMMU's handle), `I` the VMM's
+/// interrupt controller, `N` the batch's capacity (63 matches the ARM driver's
+/// block of commands per sync).
+pub struct VSmmu<M, B, S, I, const N: usize = 63>
+where
+    M: GuestMemory,
+    B: Backend<Family = Smmuv3>,
+    S: InvalidationSink<Family = Smmuv3>,
+    I: Interrupts,
+{
+    model: Mutex<Model<M, B, S, N>>,
+    interrupts: I,
+}
+
+/// What the lock guards.
+struct Model<M, B, S: InvalidationSink, const N: usize> {
+    regs: Registers,
+    mem: M,
+    backend: B,
+    cmdq: CommandQueue<S, N>,
+    events: Option<VEventPump>,
+    stats: Stats,
+}
+
+impl<M, B, S, I, const N: usize> core::fmt::Debug for VSmmu<M, B, S, I, N>
+where
+    M: GuestMemory,
+    B: Backend<Family = Smmuv3>,
+    S: InvalidationSink<Family = Smmuv3>,
+    I: Interrupts,
+{
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let stats = self.lock().stats;
+        f.debug_struct("VSmmu").field("stats", &stats).finish()
+    }
+}
+
+impl<M, B, S, I, const N: usize> VSmmu<M, B, S, I, N>
+where
+    M: GuestMemory,
+    B: Backend<Family = Smmuv3>,
+    S: InvalidationSink<Family = Smmuv3>,
+    I: Interrupts,
+{
+    /// A vSMMU in its reset state presenting `regs` (made from the host's caps and
+    /// the VMM's choices), reaching guest memory through `mem`, with the devices of
+    /// `backend` on the reset GBPA default, sending invalidations through `batch`
+    /// (`InvalidationBatch::new(viommu.clone())`) and interrupts to `interrupts`.
+    pub fn new(
+        regs: Registers,
+        mem: M,
+        backend: B,
+        batch: InvalidationBatch<S, N>,
+        interrupts: I,
+    ) -> Self {
+        let rules = CommandRules::new(&regs.config().caps);
+        let vsmmu = Self {
+            model: Mutex::new(Model {
+                regs,
+                mem,
+                backend,
+                cmdq: CommandQueue::new(batch, rules),
+                events: None,
+                stats: Stats::default(),
+            }),
+            interrupts,
+        };
+        vsmmu.lock().follow_gbpa();
+        vsmmu
+    }
+
+    /// Forwards the kernel's vEVENTs (faults of the devices behind this vSMMU)
+    /// into the guest's event queue from now on: see
+    /// [`pump_events`](Self::pump_events).
+    pub fn with_vevent_queue(self, pump: VEventPump) -> Self {
+        self.lock().events = Some(pump);
+        self
+    }
+
+    /// The model, whatever a panicking thread left (the state is never half
+    /// updated across a panic point: every update is a plain store).
+    fn lock(&self) -> MutexGuard<'_, Model<M, B, S, N>> {
+        self.model.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A guest read of `width` at `offset` in the vSMMU's MMIO window (pages 0
+    /// and 1, 128 KiB).
+    ///
+    /// # Errors
+    ///
+    /// An access the spec does not allow (misaligned, or 64 bits across two
+    /// registers): the VMM logs it and gives the guest 0.
+    pub fn read(&self, offset: u64, width: Width) -> Result<u64, AccessError> {
+        self.lock().regs.read(offset, width)
+    }
+
+    /// A guest write of `width` at `offset`, with everything it sets off: CR0
+    /// changes (translation on or off, queues enabled), a CMDQ_PROD write
+    /// (the guest's commands, run to PROD before this returns), GERRORN
+    /// acknowledgements (a halted command queue restarts), GBPA and IRQ_CTRL.
+    ///
+    /// # Errors
+    ///
+    /// As [`read`](Self::read); nothing changed. A write the register ignores
+    /// (read-only, or a base register of an enabled queue) comes back as
+    /// [`WriteOutcome::Ignored`] for the VMM's log.
+    pub fn write(&self, offset: u64, width: Width, value: u64) -> Result<WriteOutcome, AccessError> {
+        let mut model = self.lock();
+        let outcome = model.regs.write(offset, width, value)?;
+        if let WriteOutcome::Effect(effect) = outcome {
+            model.act(effect, &self.interrupts);
+        }
+        Ok(outcome)
+    }
+
+    /// Reads the kernel's vEVENTQ once into `buf` and writes what it held into the
+    /// guest's event queue (raising its interrupt). Call it when the vEVENTQ's fd
+    /// ([`VEventPump`]'s `AsFd`) is readable, until
+    /// [`Forwarded::is_empty`]. Returns `None` without a vEVENTQ, or while the
+    /// guest's event queue is disabled (the events wait in the kernel).
+    ///
+    /// # Errors
+    ///
+    /// The vEVENTQ read's error.
+    pub fn pump_events(&self, buf: &mut [u8]) -> crate::Result<Option<Forwarded>> {
+        let mut model = self.lock();
+        let model = &mut *model;
+        if !model.regs.cr0ack().contains(Cr0::EVENTQEN) {
+            return Ok(None);
+        }
+        let Some(pump) = model.events.as_mut() else {
+            return Ok(None);
+        };
+        let evtq = GuestEventQueue::from_base(
+            model.regs.eventq_base(),
+            model.regs.config().eventq_max_log2size,
+        );
+        let forwarded = pump.pump(
+            buf,
+            &model.mem,
+            &evtq,
+            model.regs.eventq_prod(),
+            model.regs.eventq_cons(),
+        )?;
+        model.set_eventq_prod(forwarded.prod);
+        model.stats.events += u64::from(forwarded.written);
+        if forwarded.abort.is_some() {
+            model.raise(GlobalErrors::EVENTQ_ABT_ERR, &self.interrupts);
+        }
+        if forwarded.interrupt() {
+            model.signal_eventq(&self.interrupts);
+        }
+        Ok(Some(forwarded))
+    }
+
+    /// The counters so far.
+    pub fn stats(&self) -> Stats {
+        self.lock().stats
+    }
+
+    /// Runs `f` on the backend under the vSMMU's lock (to look at the devices).
+    pub fn with_backend<R>(&self, f: impl FnOnce(&B) -> R) -> R {
+        f(&self.lock().backend)
+    }
+
+    /// A system reset: the registers to their reset values, the command queue
+    /// emptied, every device on the reset GBPA default.
+    pub fn reset(&self) {
+        let mut model = self.lock();
+        model.regs.reset();
+        model.cmdq.reset();
+        model.follow_gbpa();
+    }
+}
+
+impl<M, D, S, I, const N: usize> VSmmu<M, Devices<Smmuv3, D>, S, I, N>
+where
+    M: GuestMemory,
+    D: Device + Send,
+    S: InvalidationSink<Family = Smmuv3>,
+    I: Interrupts,
+{
+    /// Hot-plugs a device bound with its guest StreamID: it takes what the vSMMU
+    /// says now (its STE while SMMUEN is on, the GBPA default otherwise). Gives the
+    /// device back when the StreamID is taken.
+    pub fn plug(&self, bound: VDeviceBound<Smmuv3, D>) -> Result<(), VDeviceBound<Smmuv3, D>> {
+        let sid = bound.virt_id() as u32;
+        let mut model = self.lock();
+        model.backend.insert(bound)?;
+        model.load_ste(sid, &self.interrupts);
+        Ok(())
+    }
+
+    /// Hot-unplugs device `sid`: back on the stage 2 alone, its vDEVICE gone.
+    /// `None` when no device has that StreamID; on the kernel's refusal the device
+    /// stays plugged.
+    pub fn unplug(&self, sid: u32) -> Option<crate::Result<D>> {
+        self.lock().backend.unplug(sid)
+    }
+}
+
+impl<M, B, S, const N: usize> Model<M, B, S, N>
+where
+    M: GuestMemory,
+    B: Backend<Family = Smmuv3>,
+    S: InvalidationSink<Family = Smmuv3>,
+{
+    /// Carries out what a register write set off.
+    fn act(&mut self, effect: Effect, interrupts: &impl Interrupts) {
+        match effect {
+            Effect::Cr0 { new, .. } => self.enable(new, interrupts),
+            Effect::Gbpa { .. } => {
+                if !self.regs.cr0ack().contains(Cr0::SMMUEN) {
+                    self.follow_gbpa();
+                }
+            }
+            Effect::IrqCtrl { new, .. } => self.regs.set_irq_ctrlack(new),
+            Effect::Gerrorn { .. } => {
+                let halted = self.cmdq.is_halted();
+                if halted && !self.regs.active_global_errors().contains(GlobalErrors::CMDQ_ERR) {
+                    self.cmdq.acknowledge();
+                    self.run_commands(interrupts);
+                }
+            }
+            Effect::CmdqProd { .. } => self.run_commands(interrupts),
+            // The guest freed event slots; nothing waits on it (events that did
+            // not fit were dropped, and the overflow signalled).
+            Effect::EventqCons { .. } => {}
+            _ => {}
+        }
+    }
+
+    /// CR0 changed: act on what differs from CR0ACK, then acknowledge.
+    fn enable(&mut self, new: Cr0, interrupts: &impl Interrupts) {
+        let was = self.regs.cr0ack();
+        self.regs.set_cr0ack(new);
+        if new.contains(Cr0::SMMUEN) != was.contains(Cr0::SMMUEN) {
+            if new.contains(Cr0::SMMUEN) {
+                self.load_all_stes(interrupts);
+            } else {
+                self.follow_gbpa();
+            }
+        }
+        if new.contains(Cr0::CMDQEN) && !was.contains(Cr0::CMDQEN) {
+            self.cmdq.reset();
+            self.run_commands(interrupts);
+        }
+    }
+
+    /// While SMMUEN is 0 every device does what GBPA says: abort or bypass.
+    fn follow_gbpa(&mut self) {
+        let kind = if self.regs.gbpa_abort() {
+            DefaultStage1::Abort
+        } else {
+            DefaultStage1::Bypass
+        };
+        let mut next = self.backend.device_after(None);
+        while let Some(sid) = next {
+            // A default the vIOMMU lacks leaves the device where it was.
+            let _ = self.backend.apply(sid, GuestStage1::Default(kind));
+            next = self.backend.device_after(Some(sid));
+        }
+    }
+
+    /// SMMUEN went on: every device takes its STE.
+    fn load_all_stes(&mut self, interrupts: &impl Interrupts) {
+        self.load_span(StreamSpan::All, interrupts);
+    }
+
+    /// Re-reads the STEs of the devices in `span` and applies them.
+    fn load_span(&mut self, span: StreamSpan, interrupts: &impl Interrupts) {
+        let (first, last) = match span {
+            StreamSpan::All => (0, u32::MAX),
+            StreamSpan::Range { first, count } => {
+                let last = u64::from(first) + count.saturating_sub(1);
+                (first, u32::try_from(last).unwrap_or(u32::MAX))
+            }
+        };
+        let mut next = self.backend.device_after(first.checked_sub(1));
+        while let Some(sid) = next.filter(|&sid| sid <= last) {
+            self.load_ste(sid, interrupts);
+            next = self.backend.device_after(Some(sid));
+        }
+    }
+
+    /// Device `sid` takes its STE (SMMUEN on) or the GBPA default (off). A lookup
+    /// the spec calls an error, or an STE the kernel refuses, leaves the device
+    /// aborting and records the event for the guest.
+    fn load_ste(&mut self, sid: u32, interrupts: &impl Interrupts) {
+        if !self.regs.cr0ack().contains(Cr0::SMMUEN) {
+            let kind = if self.regs.gbpa_abort() {
+                DefaultStage1::Abort
+            } else {
+                DefaultStage1::Bypass
+            };
+            let _ = self.backend.apply(sid, GuestStage1::Default(kind));
+            return;
+        }
+        let table = StreamTable::new(
+            self.regs.strtab_base(),
+            self.regs.strtab_base_cfg(),
+            self.regs.config().caps.sid_bits,
+        );
+        self.stats.ste_loads += 1;
+        let event = match table.lookup(&self.mem, sid) {
+            Ok(ste) => match self.backend.apply(sid, ste.into()) {
+                Ok(()) => return,
+                // The parser takes what Linux takes; the kernel may still refuse
+                // (an S1CDMax the physical SMMU cannot back, say): C_BAD_STE.
+                Err(_) => EventRecord::bad_ste(sid),
+            },
+            Err(error) => error.event(),
+        };
+        let _ = self
+            .backend
+            .apply(sid, GuestStage1::Default(DefaultStage1::Abort));
+        self.record(&event, interrupts);
+    }
+
+    /// Runs the guest's commands from CONS to PROD, if the queue may run.
+    fn run_commands(&mut self, interrupts: &impl Interrupts) {
+        if !self.regs.cr0ack().contains(Cr0::CMDQEN) {
+            return;
+        }
+        let ring = self.regs.cmdq();
+        let (prod, cons) = (self.regs.cmdq_prod(), self.regs.cmdq_cons());
+        let Model {
+            regs,
+            mem,
+            backend,
+            cmdq,
+            stats,
+            ..
+        } = self;
+        let mut host = Host {
+            regs,
+            mem,
+            backend,
+            stats,
+            interrupts,
+            reload: [StreamSpan::All; RELOADS],
+            reloads: 0,
+            reload_overflow: false,
+        };
+        // Which StreamIDs have a vDEVICE: asked while the host is borrowed, so
+        // read through a shared reborrow of the backend the host holds.
+        let consumed = {
+            let devices: &B = host.backend;
+            let has_vdevice = |sid: u32| devices.has_device(sid);
+            cmdq.consume(&**mem_ref(&host), ring, prod, cons, has_vdevice, &mut HostRef(&mut host))
+        };
+        let _ = consumed;
+    }
+}
