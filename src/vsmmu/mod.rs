@@ -7,6 +7,12 @@
 
 mod guest_memory;
 mod queue;
+mod registers;
 
+pub use crate::arch::smmuv3::IdRegisters;
 pub use guest_memory::{GuestMemory, GuestMemoryError, GuestMemoryFault};
 pub use queue::Ring;
+pub use registers::{
+    AccessError, Cerror, ConfigError, Cr0, Effect, GlobalErrors, IgnoreReason, Ignored, IrqCtrl,
+    MAX_QUEUE_LOG2SIZE, Msi, Registers, VsmmuConfig, Width, WriteOutcome, offset,
+};

@@ -16,3 +16,4 @@ mod seccomp;
 mod seccomp_filter;
 mod smmuv3;
 mod validation;
+mod vsmmu_registers;
