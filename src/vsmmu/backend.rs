@@ -18,8 +18,9 @@ pub trait Backend: Send {
     /// Whether a device answers to guest StreamID `sid` (it has a vDEVICE).
     fn has_device(&self, sid: u32) -> bool;
 
-    /// Calls `f` with each device's StreamID, in increasing order.
-    fn for_each_device(&self, f: &mut dyn FnMut(u32));
+    /// The lowest StreamID with a device above `after` (from the lowest of all
+    /// with `None`): how the vSMMU walks its devices without allocating.
+    fn device_after(&self, after: Option<u32>) -> Option<u32>;
 
     /// Moves device `sid` to what its STE asks. On error nothing changed.
     fn apply(&mut self, sid: u32, stage1: GuestStage1<Self::Family>) -> Result<()>;
@@ -93,8 +94,12 @@ impl<F: Family<Stage1 = Ste>, D: Device + Send> Backend for Devices<F, D> {
         self.by_sid.contains_key(&sid)
     }
 
-    fn for_each_device(&self, f: &mut dyn FnMut(u32)) {
-        self.by_sid.keys().for_each(|&sid| f(sid));
+    fn device_after(&self, after: Option<u32>) -> Option<u32> {
+        let from = match after {
+            None => 0,
+            Some(sid) => sid.checked_add(1)?,
+        };
+        self.by_sid.range(from..).next().map(|(&sid, _)| sid)
     }
 
     fn apply(&mut self, sid: u32, stage1: GuestStage1<F>) -> Result<()> {

@@ -11,7 +11,7 @@ mod sync;
 
 pub use error::{CError, CommandQueueError};
 pub use reserved::ReservedBits;
-pub use sync::{CompletionSignal, MsiWrite, SyncSignal};
+pub use sync::{CompletionSignal, SyncSignal};
 
 use super::{GuestMemory, Ring};
 use crate::arch::Family;

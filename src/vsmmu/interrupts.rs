@@ -4,6 +4,42 @@
 //! SPI on Arm) or an MSI the guest programmed (SMMU_*_IRQ_CFG0/1, and CMD_SYNC's own
 //! MSI fields).
 
+use super::guest_memory::{GuestMemory, GuestMemoryError};
+
+/// An MSI write: 32 bits of `data` at `address`, from a CMD_SYNC with SIG_IRQ or
+/// from SMMU_GERROR_IRQ_CFG0..2 / SMMU_EVENTQ_IRQ_CFG0..2.
+///
+/// Where it goes is the VMM's decision: guest RAM (Linux's MSIPOLL points it at
+/// the CMD_SYNC's own slot, `data` 0, and spins on that word: write it with
+/// [`write_to`](Self::write_to)), or an interrupt controller's doorbell (a GIC
+/// ITS translater: deliver the MSI through the VMM's interrupt callback). A
+/// write that aborts is GERROR.MSI_CMDQ_ABT_ERR for the register file, not a
+/// command error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MsiWrite {
+    /// CMD_SYNC.MSIAddress (word 1 bits 51:2) or *_IRQ_CFG0.ADDR, as an address
+    /// (4-byte aligned).
+    pub address: u64,
+    /// CMD_SYNC.MSIData (word 0 bits 63:32) or *_IRQ_CFG1.DATA.
+    pub data: u32,
+    /// CMD_SYNC.MSIAttr (word 0 bits 27:24) or *_IRQ_CFG2.MemAttr (bits 3:0): the
+    /// write's memory type (0b1111: Normal Write-Back, which Linux uses).
+    pub memory_attributes: u8,
+    /// CMD_SYNC.MSH (word 0 bits 23:22) or *_IRQ_CFG2.SH (bits 5:4): the write's
+    /// shareability (0b11: Inner Shareable,
+    /// which Linux uses).
+    pub shareability: u8,
+}
+
+impl MsiWrite {
+    /// Performs the write in guest RAM: `data`, little-endian, at `address`.
+    /// Fails (without writing) where `address` is not RAM: an interrupt
+    /// controller's doorbell is the VMM's to deliver.
+    pub fn write_to<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<(), GuestMemoryError> {
+        mem.write(self.address, &self.data.to_le_bytes())
+    }
+}
+
 /// Which interrupt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Interrupt {

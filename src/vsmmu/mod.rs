@@ -11,12 +11,15 @@ mod event_queue;
 mod guest_memory;
 mod interrupts;
 mod queue;
+mod registers;
+mod smmu;
 mod stream_table;
 
+pub use crate::arch::smmuv3::IdRegisters;
 pub use backend::{Backend, Devices};
 pub use command_queue::{
-    CError, CommandHost, CommandQueue, CommandQueueError, CompletionSignal, Consumed, MsiWrite,
-    ReservedBits, SyncSignal,
+    CError, CommandHost, CommandQueue, CommandQueueError, CompletionSignal, Consumed, ReservedBits,
+    SyncSignal,
 };
 pub use event_queue::{
     EventOutcome, EventQueueAbort, EventRecord, Forwarded, GuestEventQueue, SequenceTracker,
@@ -29,6 +32,11 @@ pub use guest_memory::{
     FakeGuestMemory, FileGuestMemory, FileRegion, GuestMemory, GuestMemoryError, GuestMemoryFault,
     GuestRegionError,
 };
-pub use interrupts::{Interrupt, Interrupts, NoInterrupts};
+pub use interrupts::{Interrupt, Interrupts, MsiWrite, NoInterrupts};
 pub use queue::Ring;
+pub use registers::{
+    AccessError, ConfigError, Cr0, Effect, GlobalErrors, IgnoreReason, Ignored, IrqCtrl,
+    MAX_QUEUE_LOG2SIZE, Registers, VsmmuConfig, Width, WriteOutcome, offset,
+};
+pub use smmu::{Stats, VSmmu};
 pub use stream_table::{BadStreamId, LookupError, StreamTable, StreamTableFormat};

@@ -10,9 +10,10 @@ use super::backend::{Backend, Devices};
 use super::command_queue::{CError, CommandHost, CommandQueue, CompletionSignal, SyncSignal};
 use super::event_queue::{EventRecord, Forwarded, GuestEventQueue, VEventPump};
 use super::guest_memory::GuestMemory;
+use super::interrupts::MsiWrite;
 use super::interrupts::{Interrupt, Interrupts};
 use super::registers::{
-    AccessError, Cr0, Effect, GlobalErrors, IrqCtrl, Msi, Registers, Width, WriteOutcome,
+    AccessError, Cr0, Effect, GlobalErrors, IrqCtrl, Registers, Width, WriteOutcome,
 };
 use super::stream_table::StreamTable;
 use crate::arch::DefaultStage1;
@@ -20,6 +21,7 @@ use crate::arch::smmuv3::{CommandRules, Smmuv3, StreamSpan};
 use crate::batch::{InvalidationBatch, InvalidationSink};
 use crate::device::Device;
 use crate::states::{GuestStage1, VDeviceBound};
+use core::cell::RefCell;
 use std::sync::{Mutex, MutexGuard};
 
 /// Counters a VMM can log: what the guest made the vSMMU do.
@@ -57,7 +59,11 @@ where
 struct Model<M, B, S: InvalidationSink, const N: usize> {
     regs: Registers,
     mem: M,
-    backend: B,
+    // A RefCell: the command queue asks which StreamIDs have a device while the
+    // host it calls back may change a device's stage 1 (never at the same time:
+    // the borrows are taken one after the other, and refused, not panicking,
+    // if they ever were not).
+    backend: RefCell<B>,
     cmdq: CommandQueue<S, N>,
     events: Option<VEventPump>,
     stats: Stats,
@@ -99,20 +105,21 @@ where
             model: Mutex::new(Model {
                 regs,
                 mem,
-                backend,
+                backend: RefCell::new(backend),
                 cmdq: CommandQueue::new(batch, rules),
                 events: None,
                 stats: Stats::default(),
             }),
             interrupts,
         };
-        vsmmu.lock().follow_gbpa();
+        vsmmu.lock().ctx().follow_gbpa();
         vsmmu
     }
 
     /// Forwards the kernel's vEVENTs (faults of the devices behind this vSMMU)
     /// into the guest's event queue from now on: see
     /// [`pump_events`](Self::pump_events).
+    #[must_use]
     pub fn with_vevent_queue(self, pump: VEventPump) -> Self {
         self.lock().events = Some(pump);
         self
@@ -121,7 +128,9 @@ where
     /// The model, whatever a panicking thread left (the state is never half
     /// updated across a panic point: every update is a plain store).
     fn lock(&self) -> MutexGuard<'_, Model<M, B, S, N>> {
-        self.model.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.model
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A guest read of `width` at `offset` in the vSMMU's MMIO window (pages 0
@@ -145,7 +154,12 @@ where
     /// As [`read`](Self::read); nothing changed. A write the register ignores
     /// (read-only, or a base register of an enabled queue) comes back as
     /// [`WriteOutcome::Ignored`] for the VMM's log.
-    pub fn write(&self, offset: u64, width: Width, value: u64) -> Result<WriteOutcome, AccessError> {
+    pub fn write(
+        &self,
+        offset: u64,
+        width: Width,
+        value: u64,
+    ) -> Result<WriteOutcome, AccessError> {
         let mut model = self.lock();
         let outcome = model.regs.write(offset, width, value)?;
         if let WriteOutcome::Effect(effect) = outcome {
@@ -183,13 +197,14 @@ where
             model.regs.eventq_prod(),
             model.regs.eventq_cons(),
         )?;
-        model.set_eventq_prod(forwarded.prod);
-        model.stats.events += u64::from(forwarded.written);
+        let mut ctx = model.ctx();
+        ctx.set_eventq_prod(forwarded.prod);
+        ctx.stats.events += u64::from(forwarded.written);
         if forwarded.abort.is_some() {
-            model.raise(GlobalErrors::EVENTQ_ABT_ERR, &self.interrupts);
+            ctx.raise(GlobalErrors::EVENTQ_ABT_ERR, &self.interrupts);
         }
         if forwarded.interrupt() {
-            model.signal_eventq(&self.interrupts);
+            ctx.signal(Interrupt::EventQueue, &self.interrupts);
         }
         Ok(Some(forwarded))
     }
@@ -200,8 +215,8 @@ where
     }
 
     /// Runs `f` on the backend under the vSMMU's lock (to look at the devices).
-    pub fn with_backend<R>(&self, f: impl FnOnce(&B) -> R) -> R {
-        f(&self.lock().backend)
+    pub fn with_backend<R>(&self, f: impl FnOnce(&mut B) -> R) -> R {
+        f(self.lock().backend.get_mut())
     }
 
     /// A system reset: the registers to their reset values, the command queue
@@ -210,7 +225,7 @@ where
         let mut model = self.lock();
         model.regs.reset();
         model.cmdq.reset();
-        model.follow_gbpa();
+        model.ctx().follow_gbpa();
     }
 }
 
@@ -227,8 +242,8 @@ where
     pub fn plug(&self, bound: VDeviceBound<Smmuv3, D>) -> Result<(), VDeviceBound<Smmuv3, D>> {
         let sid = bound.virt_id() as u32;
         let mut model = self.lock();
-        model.backend.insert(bound)?;
-        model.load_ste(sid, &self.interrupts);
+        model.backend.get_mut().insert(bound)?;
+        model.ctx().load_ste(sid, &self.interrupts);
         Ok(())
     }
 
@@ -236,7 +251,7 @@ where
     /// `None` when no device has that StreamID; on the kernel's refusal the device
     /// stays plugged.
     pub fn unplug(&self, sid: u32) -> Option<crate::Result<D>> {
-        self.lock().backend.unplug(sid)
+        self.lock().backend.get_mut().unplug(sid)
     }
 }
 
@@ -246,28 +261,41 @@ where
     B: Backend<Family = Smmuv3>,
     S: InvalidationSink<Family = Smmuv3>,
 {
+    /// Everything but the command queue, for the work both the register effects
+    /// and the command queue's callbacks do.
+    fn ctx(&mut self) -> Ctx<'_, M, B> {
+        Ctx {
+            regs: &mut self.regs,
+            mem: &self.mem,
+            backend: &self.backend,
+            stats: &mut self.stats,
+        }
+    }
+
     /// Carries out what a register write set off.
     fn act(&mut self, effect: Effect, interrupts: &impl Interrupts) {
         match effect {
             Effect::Cr0 { new, .. } => self.enable(new, interrupts),
             Effect::Gbpa { .. } => {
                 if !self.regs.cr0ack().contains(Cr0::SMMUEN) {
-                    self.follow_gbpa();
+                    self.ctx().follow_gbpa();
                 }
             }
             Effect::IrqCtrl { new, .. } => self.regs.set_irq_ctrlack(new),
             Effect::Gerrorn { .. } => {
-                let halted = self.cmdq.is_halted();
-                if halted && !self.regs.active_global_errors().contains(GlobalErrors::CMDQ_ERR) {
+                let acked = !self
+                    .regs
+                    .active_global_errors()
+                    .contains(GlobalErrors::CMDQ_ERR);
+                if self.cmdq.is_halted() && acked {
                     self.cmdq.acknowledge();
                     self.run_commands(interrupts);
                 }
             }
             Effect::CmdqProd { .. } => self.run_commands(interrupts),
-            // The guest freed event slots; nothing waits on it (events that did
+            // The guest freed event slots: nothing waits on it (events that did
             // not fit were dropped, and the overflow signalled).
             Effect::EventqCons { .. } => {}
-            _ => {}
         }
     }
 
@@ -277,9 +305,9 @@ where
         self.regs.set_cr0ack(new);
         if new.contains(Cr0::SMMUEN) != was.contains(Cr0::SMMUEN) {
             if new.contains(Cr0::SMMUEN) {
-                self.load_all_stes(interrupts);
+                self.ctx().load_span(StreamSpan::All, interrupts);
             } else {
-                self.follow_gbpa();
+                self.ctx().follow_gbpa();
             }
         }
         if new.contains(Cr0::CMDQEN) && !was.contains(Cr0::CMDQEN) {
@@ -288,24 +316,88 @@ where
         }
     }
 
-    /// While SMMUEN is 0 every device does what GBPA says: abort or bypass.
-    fn follow_gbpa(&mut self) {
-        let kind = if self.regs.gbpa_abort() {
+    /// Runs the guest's commands from CONS to PROD, if the queue may run, and
+    /// publishes the new CONS (with ERR and GERROR.CMDQ_ERR on an error).
+    fn run_commands(&mut self, interrupts: &impl Interrupts) {
+        if !self.regs.cr0ack().contains(Cr0::CMDQEN) {
+            return;
+        }
+        let ring = self.regs.cmdq();
+        let (prod, cons) = (self.regs.cmdq_prod(), self.regs.cmdq_cons());
+        let mut host = Host {
+            ctx: Ctx {
+                regs: &mut self.regs,
+                mem: &self.mem,
+                backend: &self.backend,
+                stats: &mut self.stats,
+            },
+            interrupts,
+        };
+        let backend = &self.backend;
+        let has_vdevice = |sid: u32| {
+            backend
+                .try_borrow()
+                .is_ok_and(|devices| devices.has_device(sid))
+        };
+        let consumed = self
+            .cmdq
+            .consume(&self.mem, ring, prod, cons, has_vdevice, &mut host);
+        let mut ctx = host.ctx;
+        match consumed.error {
+            None => ctx.regs.set_cmdq_cons(consumed.cons, CError::None),
+            Some(error) => {
+                ctx.regs.set_cmdq_cons(consumed.cons, error.cerror());
+                ctx.stats.command_errors += 1;
+                ctx.raise(GlobalErrors::CMDQ_ERR, interrupts);
+            }
+        }
+    }
+}
+
+/// The model's parts the command queue's callbacks and the register effects
+/// share (everything but the command queue itself).
+struct Ctx<'a, M, B> {
+    regs: &'a mut Registers,
+    mem: &'a M,
+    backend: &'a RefCell<B>,
+    stats: &'a mut Stats,
+}
+
+impl<M: GuestMemory, B: Backend<Family = Smmuv3>> Ctx<'_, M, B> {
+    /// Moves device `sid` to `stage1`; false when that failed (or the backend
+    /// was busy, which the lock order rules out).
+    fn apply(&mut self, sid: u32, stage1: GuestStage1<Smmuv3>) -> bool {
+        self.backend
+            .try_borrow_mut()
+            .is_ok_and(|mut devices| devices.apply(sid, stage1).is_ok())
+    }
+
+    /// The next device above `after`.
+    fn device_after(&self, after: Option<u32>) -> Option<u32> {
+        self.backend
+            .try_borrow()
+            .ok()
+            .and_then(|devices| devices.device_after(after))
+    }
+
+    /// What GBPA makes of untranslated DMA while SMMUEN is 0.
+    fn gbpa_default(&self) -> DefaultStage1 {
+        if self.regs.gbpa_abort() {
             DefaultStage1::Abort
         } else {
             DefaultStage1::Bypass
-        };
-        let mut next = self.backend.device_after(None);
-        while let Some(sid) = next {
-            // A default the vIOMMU lacks leaves the device where it was.
-            let _ = self.backend.apply(sid, GuestStage1::Default(kind));
-            next = self.backend.device_after(Some(sid));
         }
     }
 
-    /// SMMUEN went on: every device takes its STE.
-    fn load_all_stes(&mut self, interrupts: &impl Interrupts) {
-        self.load_span(StreamSpan::All, interrupts);
+    /// Every device does what GBPA says (SMMUEN is 0). A default the vIOMMU
+    /// lacks leaves a device where it was.
+    fn follow_gbpa(&mut self) {
+        let kind = self.gbpa_default();
+        let mut next = self.device_after(None);
+        while let Some(sid) = next {
+            self.apply(sid, GuestStage1::Default(kind));
+            next = self.device_after(Some(sid));
+        }
     }
 
     /// Re-reads the STEs of the devices in `span` and applies them.
@@ -313,14 +405,14 @@ where
         let (first, last) = match span {
             StreamSpan::All => (0, u32::MAX),
             StreamSpan::Range { first, count } => {
-                let last = u64::from(first) + count.saturating_sub(1);
+                let last = u64::from(first).saturating_add(count.saturating_sub(1));
                 (first, u32::try_from(last).unwrap_or(u32::MAX))
             }
         };
-        let mut next = self.backend.device_after(first.checked_sub(1));
+        let mut next = self.device_after(first.checked_sub(1));
         while let Some(sid) = next.filter(|&sid| sid <= last) {
             self.load_ste(sid, interrupts);
-            next = self.backend.device_after(Some(sid));
+            next = self.device_after(Some(sid));
         }
     }
 
@@ -329,12 +421,8 @@ where
     /// aborting and records the event for the guest.
     fn load_ste(&mut self, sid: u32, interrupts: &impl Interrupts) {
         if !self.regs.cr0ack().contains(Cr0::SMMUEN) {
-            let kind = if self.regs.gbpa_abort() {
-                DefaultStage1::Abort
-            } else {
-                DefaultStage1::Bypass
-            };
-            let _ = self.backend.apply(sid, GuestStage1::Default(kind));
+            let kind = self.gbpa_default();
+            self.apply(sid, GuestStage1::Default(kind));
             return;
         }
         let table = StreamTable::new(
@@ -343,53 +431,125 @@ where
             self.regs.config().caps.sid_bits,
         );
         self.stats.ste_loads += 1;
-        let event = match table.lookup(&self.mem, sid) {
-            Ok(ste) => match self.backend.apply(sid, ste.into()) {
-                Ok(()) => return,
-                // The parser takes what Linux takes; the kernel may still refuse
-                // (an S1CDMax the physical SMMU cannot back, say): C_BAD_STE.
-                Err(_) => EventRecord::bad_ste(sid),
-            },
+        let event = match table.lookup(self.mem, sid) {
+            Ok(ste) if self.apply(sid, ste.into()) => return,
+            // The parser takes what Linux takes; the kernel may still refuse (an
+            // S1CDMax the physical SMMU cannot back, say): C_BAD_STE.
+            Ok(_) => EventRecord::bad_ste(sid),
             Err(error) => error.event(),
         };
-        let _ = self
-            .backend
-            .apply(sid, GuestStage1::Default(DefaultStage1::Abort));
+        self.apply(sid, GuestStage1::Default(DefaultStage1::Abort));
         self.record(&event, interrupts);
     }
 
-    /// Runs the guest's commands from CONS to PROD, if the queue may run.
-    fn run_commands(&mut self, interrupts: &impl Interrupts) {
-        if !self.regs.cr0ack().contains(Cr0::CMDQEN) {
+    /// Writes `event` into the guest's event queue, if it is enabled.
+    fn record(&mut self, event: &EventRecord, interrupts: &impl Interrupts) {
+        if !self.regs.cr0ack().contains(Cr0::EVENTQEN) {
             return;
         }
-        let ring = self.regs.cmdq();
-        let (prod, cons) = (self.regs.cmdq_prod(), self.regs.cmdq_cons());
-        let Model {
-            regs,
-            mem,
-            backend,
-            cmdq,
-            stats,
-            ..
-        } = self;
-        let mut host = Host {
-            regs,
-            mem,
-            backend,
-            stats,
-            interrupts,
-            reload: [StreamSpan::All; RELOADS],
-            reloads: 0,
-            reload_overflow: false,
+        let evtq = GuestEventQueue::from_base(
+            self.regs.eventq_base(),
+            self.regs.config().eventq_max_log2size,
+        );
+        let (prod, cons) = (self.regs.eventq_prod(), self.regs.eventq_cons());
+        match evtq.write(self.mem, prod, cons, event) {
+            Ok(outcome) => {
+                self.set_eventq_prod(outcome.prod());
+                if outcome.interrupt() {
+                    self.stats.events += 1;
+                    self.signal(Interrupt::EventQueue, interrupts);
+                }
+            }
+            Err(abort) => {
+                self.set_eventq_prod(abort.prod);
+                self.raise(GlobalErrors::EVENTQ_ABT_ERR, interrupts);
+            }
+        }
+    }
+
+    /// Stores a new SMMU_EVENTQ_PROD value (index, wrap and OVFLG).
+    fn set_eventq_prod(&mut self, prod: u32) {
+        let overflow = prod & GuestEventQueue::PROD_OVFLG != 0;
+        self.regs.set_eventq_prod(prod, overflow);
+    }
+
+    /// Raises global errors, and their interrupt for the ones newly raised.
+    fn raise(&mut self, errors: GlobalErrors, interrupts: &impl Interrupts) {
+        if !self.regs.raise_global_errors(errors).is_empty() {
+            self.signal(Interrupt::GlobalError, interrupts);
+        }
+    }
+
+    /// Signals `which` if IRQ_CTRL enables it: by its MSI when the guest set one,
+    /// else on its wired line.
+    fn signal(&mut self, which: Interrupt, interrupts: &impl Interrupts) {
+        let enables = self.regs.irq_ctrlack();
+        let (enabled, msi, abort) = match which {
+            Interrupt::EventQueue => (
+                enables.contains(IrqCtrl::EVENTQ_IRQEN),
+                self.regs.eventq_msi(),
+                GlobalErrors::MSI_EVENTQ_ABT_ERR,
+            ),
+            Interrupt::GlobalError => (
+                enables.contains(IrqCtrl::GERROR_IRQEN),
+                self.regs.gerror_msi(),
+                GlobalErrors::MSI_GERROR_ABT_ERR,
+            ),
+            // CMD_SYNC's interrupt has no enable: the command asked for it.
+            Interrupt::CmdSync => (true, None, GlobalErrors::MSI_CMDQ_ABT_ERR),
         };
-        // Which StreamIDs have a vDEVICE: asked while the host is borrowed, so
-        // read through a shared reborrow of the backend the host holds.
-        let consumed = {
-            let devices: &B = host.backend;
-            let has_vdevice = |sid: u32| devices.has_device(sid);
-            cmdq.consume(&**mem_ref(&host), ring, prod, cons, has_vdevice, &mut HostRef(&mut host))
-        };
-        let _ = consumed;
+        if !enabled {
+            return;
+        }
+        match msi {
+            Some(msi) => self.send_msi(&msi, abort, interrupts),
+            None => interrupts.raise(which),
+        }
+    }
+
+    /// An MSI: into guest RAM when it points there, else to the VMM's interrupt
+    /// controller. A write guest memory refuses otherwise is `abort` in GERROR
+    /// (not signalled again, which could loop).
+    fn send_msi(&mut self, msi: &MsiWrite, abort: GlobalErrors, interrupts: &impl Interrupts) {
+        match msi.write_to(self.mem) {
+            Ok(()) => {}
+            Err(e) if e.is_unmapped() => interrupts.msi(msi.address, msi.data),
+            Err(_) => {
+                self.regs.raise_global_errors(abort);
+            }
+        }
+    }
+}
+
+/// The command queue's view of the vSMMU while it runs the guest's commands.
+struct Host<'a, 'i, M, B, I> {
+    ctx: Ctx<'a, M, B>,
+    interrupts: &'i I,
+}
+
+impl<M, B, I> CommandHost for Host<'_, '_, M, B, I>
+where
+    M: GuestMemory,
+    B: Backend<Family = Smmuv3>,
+    I: Interrupts,
+{
+    fn reload_stes(&mut self, span: StreamSpan) {
+        self.ctx.load_span(span, self.interrupts);
+    }
+
+    fn sync_complete(&mut self, sync: SyncSignal) {
+        // CONS past the sync first: a guest polling CONS sees it complete.
+        self.ctx.regs.set_cmdq_cons(sync.cons, CError::None);
+        self.ctx.stats.syncs += 1;
+        match sync.cs {
+            CompletionSignal::Irq(msi) if self.ctx.regs.config().caps.msi => {
+                self.ctx
+                    .send_msi(&msi, GlobalErrors::MSI_CMDQ_ABT_ERR, self.interrupts);
+            }
+            CompletionSignal::Irq(_) => self.ctx.signal(Interrupt::CmdSync, self.interrupts),
+            // SEV wakes PEs in WFE, which a VMM cannot reach from here: the guest's
+            // event stream wakes it to poll CONS. NONE asks for nothing.
+            _ => {}
+        }
     }
 }

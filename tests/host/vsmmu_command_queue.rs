@@ -576,7 +576,7 @@ fn an_illegal_command_halts_the_queue_at_it_until_the_guest_acknowledges() {
             error: Some(error)
         }
     );
-    assert_eq!(error.cerror().cons_register(done.cons), (1 << 24) | 1);
+    assert_eq!((error.cerror().code(), done.cons), (1, 1));
     assert_eq!(entries(&sink), [vec![asid(1)]], "nothing after it ran");
     assert!(host.events.is_empty());
     assert!(q.is_halted());

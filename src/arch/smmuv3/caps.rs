@@ -141,8 +141,66 @@ impl SmmuCaps {
         }
     }
 
+    /// The capabilities a guest's virtual SMMU starts from on this (physical) SMMU:
+    /// what nesting lets the guest use, before the VMM adjusts it and checks the
+    /// result with [`mismatches`](Self::mismatches) (the
+    /// [`vsmmu`](crate::vsmmu) register file does both).
+    ///
+    /// The guest owns stage 1 and the physical SMMU walks the guest's context
+    /// descriptors and stage-1 tables, so whatever describes those walks is the
+    /// host's: AArch64 tables, coherency (COHACC: a guest told the walker is
+    /// coherent skips the cache maintenance a non-coherent walker needs), HTTU,
+    /// ASID width, SSID width (the guest's CD tables), 2-level CD tables, range
+    /// invalidation (the kernel refuses range fields without it), DS, the output
+    /// address size (the guest's stage-1 output is an IPA the host's stage 2
+    /// takes), granules, the architecture revision, and ATS when the device can
+    /// use it (`self.ats` already folds in `PCI_ATS_NOT_SUPPORTED`).
+    ///
+    /// What the guest does not get: stage 2 (the VMM owns it), so VMID16 and FWB
+    /// are clear; PRI and stalls (terminate model only, `stall_model` 1: the
+    /// kernel's nesting forwards no RESUME or PRI response); the host's errata
+    /// (`repeat_tlbi_cfgi` false: the kernel repeats the commands it forwards) and
+    /// its IIDR (0: a guest driver would apply a physical part's errata
+    /// workarounds to a virtual SMMU). Choices that belong to the VMM, with these
+    /// defaults: 16 StreamID bits (PCI requester ids; the guest's StreamIDs are
+    /// virtual), wired interrupts (`msi` false).
+    pub fn for_guest(host: &SmmuCaps) -> SmmuCaps {
+        SmmuCaps {
+            stages: Stages {
+                stage1: host.stages.stage1,
+                stage2: false,
+            },
+            aarch64_tables: host.aarch64_tables,
+            coherent: host.coherent,
+            httu: host.httu,
+            ats: host.ats,
+            pri: false,
+            asid_bits: host.asid_bits,
+            vmid_bits: 8,
+            msi: false,
+            stall_model: 1,
+            cd_two_level: host.cd_two_level,
+            sid_bits: 16,
+            ssid_bits: host.ssid_bits,
+            range_invalidation: host.range_invalidation,
+            s2fwb: false,
+            ds: host.ds,
+            oas_bits: host.oas_bits,
+            granules: host.granules,
+            arch_version: host.arch_version,
+            iidr: 0,
+            repeat_tlbi_cfgi: false,
+        }
+    }
+
     /// Every way `virtual_smmu` (what the VMM presents to the guest) promises more
     /// than `self` (the physical SMMU) can give. Empty when it fits.
+    ///
+    /// Coherency: a coherent virtual SMMU needs a coherent physical one (the
+    /// guest would skip cache maintenance the physical walker needs). Stall
+    /// model: a terminate-only virtual SMMU (1) needs a physical one that does not
+    /// force stalls (2); one offering stalls (0) needs a physical one that offers
+    /// them; a forced-stall one needs stalls on the host (0 or 2).
     pub fn mismatches(&self, virtual_smmu: &SmmuCaps) -> Vec<Mismatch> {
         let mut out = Vec::new();
         let mut need = |ok: bool, what: &'static str, virt: u64, phys: u64| {
@@ -229,6 +287,24 @@ impl SmmuCaps {
             "2-level CD tables",
             v.cd_two_level as u64,
             self.cd_two_level as u64,
+        );
+        need(
+            !v.coherent || self.coherent,
+            "coherent table walks",
+            v.coherent as u64,
+            self.coherent as u64,
+        );
+        let stalls_fit = match (v.stall_model, self.stall_model) {
+            (1, host) => host != 2,
+            (0, host) => host == 0,
+            (2, host) => host == 0 || host == 2,
+            (virt, host) => virt == host,
+        };
+        need(
+            stalls_fit,
+            "stall model",
+            v.stall_model.into(),
+            self.stall_model.into(),
         );
         out
     }

@@ -13,6 +13,7 @@ mod command_rules;
 mod drain;
 mod event;
 mod guest_command;
+pub(crate) mod id_registers;
 mod ste;
 
 pub use caps::{Granules, Mismatch, SmmuCaps, Stages};
@@ -20,6 +21,7 @@ pub use command_rules::CommandRules;
 pub use drain::{Drain, DrainError, Step};
 pub use event::{Event, EventId};
 pub use guest_command::{CommandError, GuestCommand, StreamSpan, classify};
+pub use id_registers::IdRegisters;
 pub use ste::{Cacheability, Config, Shareability, Ste, SteError};
 
 use super::{DefaultStage1, Family, sealed};

@@ -31,12 +31,6 @@ impl CError {
     pub const fn code(self) -> u8 {
         self as u8
     }
-
-    /// SMMU_CMDQ_CONS with this code in ERR (bits 30:24) and `cons` in RD (the
-    /// index and wrap bit, bits 19:0 at the largest queue, 2^19 entries).
-    pub const fn cons_register(self, cons: u32) -> u32 {
-        ((self as u32) << 24) | (cons & 0x000f_ffff)
-    }
 }
 
 /// Why [`CommandQueue::consume`](super::CommandQueue::consume) stopped before

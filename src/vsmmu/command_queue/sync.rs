@@ -2,7 +2,7 @@
 //! CMD_SYNC (IHI 0070, §4.7.3), the guest's barrier: how it asks to be told
 //! that everything before it completed.
 
-use super::super::{GuestMemory, GuestMemoryError};
+use super::super::interrupts::MsiWrite;
 use crate::arch::smmuv3::CommandError;
 
 /// CMD_SYNC.CS, word 0 bits 13:12.
@@ -53,37 +53,6 @@ pub enum CompletionSignal {
     /// SIG_SEV (0b10): a send-event, waking PEs in WFE (on a vSMMU without
     /// SMMU_IDR0.SEV the guest does not rely on it, and nothing need be done).
     Sev,
-}
-
-/// The MSI write of a CMD_SYNC with SIG_IRQ: 32 bits of `data` at `address`.
-///
-/// Where it goes is the VMM's decision: guest RAM (Linux's MSIPOLL points it at
-/// the CMD_SYNC's own slot, `data` 0, and spins on that word: write it with
-/// [`write_to`](Self::write_to)), or an interrupt controller's doorbell (a GIC
-/// ITS translater: deliver the MSI through the VMM's interrupt callback). A
-/// write that aborts is GERROR.MSI_CMDQ_ABT_ERR for the register file, not a
-/// command error.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MsiWrite {
-    /// MSIAddress: word 1 bits 51:2, as an address (4-byte aligned).
-    pub address: u64,
-    /// MSIData: word 0 bits 63:32.
-    pub data: u32,
-    /// MSIAttr, word 0 bits 27:24: the write's memory type, encoded as
-    /// SMMU_GERROR_IRQ_CFG2.MemAttr (0b1111: Normal Write-Back, which Linux uses).
-    pub memory_attributes: u8,
-    /// MSH, word 0 bits 23:22: the write's shareability (0b11: Inner Shareable,
-    /// which Linux uses).
-    pub shareability: u8,
-}
-
-impl MsiWrite {
-    /// Performs the write in guest RAM: `data`, little-endian, at `address`.
-    /// Fails (without writing) where `address` is not RAM: an interrupt
-    /// controller's doorbell is the VMM's to deliver.
-    pub fn write_to<M: GuestMemory + ?Sized>(&self, mem: &M) -> Result<(), GuestMemoryError> {
-        mem.write(self.address, &self.data.to_le_bytes())
-    }
 }
 
 /// The completion signal a CMD_SYNC's words ask for. CS = 0b11 is reserved,
