@@ -66,6 +66,26 @@ pub trait Interrupts: Send + Sync {
     fn msi(&self, address: u64, data: u32);
 }
 
+impl<T: Interrupts + ?Sized> Interrupts for &T {
+    fn raise(&self, which: Interrupt) {
+        (**self).raise(which);
+    }
+
+    fn msi(&self, address: u64, data: u32) {
+        (**self).msi(address, data);
+    }
+}
+
+impl<T: Interrupts + ?Sized> Interrupts for std::sync::Arc<T> {
+    fn raise(&self, which: Interrupt) {
+        (**self).raise(which);
+    }
+
+    fn msi(&self, address: u64, data: u32) {
+        (**self).msi(address, data);
+    }
+}
+
 /// Interrupts nobody listens to: for a guest that polls, and for tests.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct NoInterrupts;

@@ -17,6 +17,7 @@ mod seccomp;
 mod seccomp_filter;
 mod smmuv3;
 mod validation;
+mod vsmmu;
 mod vsmmu_command_queue;
 mod vsmmu_event_queue;
 mod vsmmu_ram;
