@@ -392,7 +392,7 @@ mod random {
                 any::<u64>(),
                 // Values that reach the model's deeper paths: queues and tables in RAM.
                 (0u64..16).prop_map(|n| RAM | n),
-                (0u64..0x100).prop_map(|n| RAM + (n << 12) | 3),
+                (0u64..0x100).prop_map(|n| (RAM + (n << 12)) | 3),
                 0u64..0x40,
             ],
         )
