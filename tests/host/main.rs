@@ -19,6 +19,7 @@ mod smmuv3;
 mod validation;
 mod vsmmu_command_queue;
 mod vsmmu_event_queue;
+mod vsmmu_glue;
 mod vsmmu_ram;
 mod vsmmu_registers;
 mod vsmmu_stream_table;
