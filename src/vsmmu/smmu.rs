@@ -319,7 +319,10 @@ where
     /// Runs the guest's commands from CONS to PROD, if the queue may run, and
     /// publishes the new CONS (with ERR and GERROR.CMDQ_ERR on an error).
     fn run_commands(&mut self, interrupts: &impl Interrupts) {
-        if !self.regs.cr0ack().contains(Cr0::CMDQEN) {
+        // Halted by a command error (§7.1): nothing runs until GERRORN
+        // acknowledges it, and CONS keeps the ERR the guest's GERROR handler
+        // has yet to read (publishing the halted queue's CONS would clear it).
+        if !self.regs.cr0ack().contains(Cr0::CMDQEN) || self.cmdq.is_halted() {
             return;
         }
         let ring = self.regs.cmdq();

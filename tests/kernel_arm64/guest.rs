@@ -11,6 +11,7 @@ use iommufd::states::IoasReady;
 use iommufd::{Access, Iova, MapAt, VfioUnbound};
 use rustix::fd::{AsFd, OwnedFd};
 use std::os::unix::fs::FileExt;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// The VFIO device cdevs of the guest (QEMU's edu devices, bound to vfio-pci by
@@ -133,7 +134,7 @@ pub const PAGE: u64 = 4096;
 /// Guest RAM: a memfd mapped in the IOAS at [`RAM_IPA`] (stage 2) and in this
 /// process, so the test can play the guest writing its tables.
 pub struct GuestRam {
-    _memfd: OwnedFd,
+    memfd: Arc<OwnedFd>,
     ptr: *mut u8,
 }
 
@@ -165,7 +166,16 @@ impl GuestRam {
             Access::READ | Access::WRITE,
         )
         .unwrap();
-        Self { _memfd: memfd, ptr }
+        Self {
+            memfd: Arc::new(memfd),
+            ptr,
+        }
+    }
+
+    /// The memfd holding guest RAM (from offset 0 at [`RAM_IPA`]), for a VMM's
+    /// own view of it (`vsmmu::FileGuestMemory`).
+    pub fn memfd(&self) -> Arc<OwnedFd> {
+        self.memfd.clone()
     }
 
     fn offset(ipa: u64) -> usize {

@@ -12,3 +12,4 @@ mod borrowed;
 mod effect;
 mod guest;
 mod smmuv3;
+mod vsmmu;
