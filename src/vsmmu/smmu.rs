@@ -22,6 +22,7 @@ use crate::batch::{InvalidationBatch, InvalidationSink};
 use crate::device::Device;
 use crate::states::{GuestStage1, VDeviceBound};
 use core::cell::RefCell;
+use rustix::fd::{AsFd, AsRawFd, RawFd};
 use std::sync::{Mutex, MutexGuard};
 
 /// Counters a VMM can log: what the guest made the vSMMU do.
@@ -207,6 +208,16 @@ where
             ctx.signal(Interrupt::EventQueue, &self.interrupts);
         }
         Ok(Some(forwarded))
+    }
+
+    /// The vEVENTQ's file descriptor, for the VMM's epoll (readable when the kernel
+    /// has events for the guest: call [`pump_events`](Self::pump_events)). Valid
+    /// while the vSMMU lives; `None` without a vEVENTQ.
+    pub fn vevent_queue_fd(&self) -> Option<RawFd> {
+        self.lock()
+            .events
+            .as_ref()
+            .map(|pump| pump.as_fd().as_raw_fd())
     }
 
     /// The counters so far.
