@@ -20,7 +20,6 @@ mod validation;
 mod vsmmu;
 mod vsmmu_command_queue;
 mod vsmmu_event_queue;
-mod vsmmu_glue;
 mod vsmmu_ram;
 mod vsmmu_registers;
 mod vsmmu_stream_table;

@@ -4,11 +4,10 @@
 //! CMDQ_PROD, GERRORN), against a recording backend (which STE each device got),
 //! the recording sink (what went to the "kernel") and recorded interrupts.
 
-use iommufd::arch::smmuv3::{SmmuCaps, Ste, command as cmd};
+use iommufd::arch::smmuv3::{Ste, command as cmd};
 use iommufd::arch::{DefaultStage1, Smmuv3};
 use iommufd::batch::{InvalidationBatch, RecordingSink};
 use iommufd::states::GuestStage1;
-use iommufd::uapi::{HwCapabilities, IommuHwInfoArmSmmuv3};
 use iommufd::vsmmu::{
     Backend, FakeGuestMemory, Interrupt, Interrupts, Registers, VSmmu, VsmmuConfig, Width,
     offset as o,
@@ -72,16 +71,6 @@ impl Interrupts for Irqs {
     fn msi(&self, _: u64, _: u32) {}
 }
 
-fn host() -> SmmuCaps {
-    let info = IommuHwInfoArmSmmuv3 {
-        idr: [0x0d44_101b, 0x0273_0010, 0, 0x1414, 0, 0x74],
-        iidr: 0,
-        aidr: 1,
-        ..Default::default()
-    };
-    SmmuCaps::decode(&info, HwCapabilities::empty())
-}
-
 type Model<'a> = VSmmu<&'a FakeGuestMemory, Recorded, &'a RecordingSink<Smmuv3>, &'a Irqs>;
 
 struct Guest<'a> {
@@ -92,7 +81,7 @@ struct Guest<'a> {
 
 impl<'a> Guest<'a> {
     fn new(mem: &'a FakeGuestMemory, sink: &'a RecordingSink<Smmuv3>, irqs: &'a Irqs) -> Self {
-        let host = host();
+        let host = crate::vsmmu_registers::qemu_host();
         let regs = Registers::new(&host, VsmmuConfig::for_host(&host)).unwrap();
         let backend = Recorded {
             sids: vec![SID],
@@ -226,7 +215,7 @@ fn an_msi_polled_sync_writes_its_own_slot() {
         RecordingSink::new(),
         Irqs::default(),
     );
-    let host = host();
+    let host = crate::vsmmu_registers::qemu_host();
     let mut config = VsmmuConfig::for_host(&host);
     config.caps.msi = true;
     let regs = Registers::new(&host, config).unwrap();
@@ -277,13 +266,16 @@ fn an_illegal_command_stops_the_queue_until_the_guest_acknowledges() {
     assert!(irqs.0.lock().unwrap().contains(&Interrupt::GlobalError));
     // What came before it was sent; nothing after it.
     assert_eq!(sink.accepted().len(), 1);
-    // More PROD writes change nothing while halted.
-    guest.write(o::CMDQ_PROD, u64::from(guest.prod));
-    assert_eq!(guest.cons() & 0xfffff, 1);
+    // Another CPU posts before the guest's GERROR handler runs: CONS, ERR
+    // included, stays as the error left it (Linux's handler reads ERR to decide
+    // what to do with the command at CONS), and nothing more runs.
+    guest.post(&[words(cmd::sync())]);
+    assert_eq!(guest.cons(), cons, "still halted, ERR kept");
+    assert_eq!(sink.accepted().len(), 1);
     // Linux: overwrite it with a CMD_SYNC, acknowledge in GERRORN.
     mem.poke(CMDQ + 16, words(cmd::sync()).as_bytes()).unwrap();
     guest.write(o::GERRORN, 1);
-    assert_eq!(guest.cons(), 4, "the queue ran on to PROD, ERR cleared");
+    assert_eq!(guest.cons(), 5, "the queue ran on to PROD, ERR cleared");
     assert_eq!(sink.accepted().len(), 2);
 }
 

@@ -15,7 +15,7 @@ use proptest::prelude::*;
 
 /// QEMU 10's SMMUv3 registers, as GET_HW_INFO reported them in the arm64 tier
 /// (stage 1 and 2, 16-bit ASIDs, no ATS, no SSIDs, 44-bit OAS, terminate only).
-fn qemu_host() -> SmmuCaps {
+pub(crate) fn qemu_host() -> SmmuCaps {
     let info = IommuHwInfoArmSmmuv3 {
         idr: [0x0d44_101b, 0x0273_0010, 0, 0x1414, 0, 0x74],
         iidr: 0,
