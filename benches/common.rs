@@ -193,3 +193,142 @@ pub fn alternating(
     };
     (median(&mut ta), median(&mut tb), median(&mut ratio))
 }
+
+/// Prints the host's CPU and the clock this run got (a shared host's vCPU speed
+/// varies from run to run): one dependent add per cycle, so ns per add is ns per
+/// cycle.
+pub fn print_host_clock() {
+    let machine = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|c| {
+            c.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
+        })
+        .unwrap_or_else(|| "unknown CPU".into());
+    println!("host: {machine}");
+    let (cycle, _) = measure(1 << 16, 5, || {
+        let mut x = std::hint::black_box(0u64);
+        for _ in 0..1 << 16 {
+            x = dependent_add(x);
+        }
+        std::hint::black_box(x);
+    });
+    println!(
+        "clock reference: a dependent add takes {cycle:.3} ns (about {:.2} GHz)",
+        1.0 / cycle
+    );
+}
+
+/// One add the compiler can neither fold nor overlap with the next.
+#[inline(always)]
+fn dependent_add(x: u64) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    {
+        let mut x = x;
+        // SAFETY: an add on a register; no memory, no stack, flags clobbered only.
+        unsafe { core::arch::asm!("add {0}, 1", inout(reg) x, options(nomem, nostack)) };
+        x
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    std::hint::black_box(x.wrapping_add(1))
+}
+
+/// A guest's typical unmap as raw SMMUv3 commands: `n - 1` per-page TLBI_NH_VA
+/// (ASID 3, leaf; one in four with range fields when `ranges`), then a CMD_SYNC
+/// (CS = SIG_NONE: the guest polls CONS, as Linux does on an SMMU without MSIs,
+/// QEMU's).
+pub fn guest_unmap(n: usize, ranges: bool) -> Vec<iommufd::uapi::IommuViommuArmSmmuv3Invalidate> {
+    use iommufd::arch::smmuv3::command::{self as cmd, TlbiRange};
+    (0..n as u64 - 1)
+        .map(|i| {
+            let va = 0x4000_0000 + (i << 12);
+            if ranges && i % 4 == 3 {
+                let range = TlbiRange {
+                    num: 3,
+                    scale: 0,
+                    tg: 1,
+                    ttl: 3,
+                };
+                cmd::tlbi_nh_va_range(3, va, true, range)
+            } else {
+                cmd::tlbi_nh_va(3, va, true)
+            }
+        })
+        .chain([cmd::sync()])
+        .collect()
+}
+
+/// Guest RAM as a VMM with the memfd mapped into its own address space reads it
+/// (rust-vmm's `GuestMemoryMmap`): a copy out of the mapping, no system call. The
+/// crate's `FileGuestMemory` reads the same memfd with `pread`. `len` bytes of a
+/// shared mapping of `fd` at guest physical `gpa`; unmapped on drop.
+#[derive(Debug)]
+pub struct MappedMemory {
+    ptr: *mut u8,
+    len: usize,
+    gpa: u64,
+}
+
+// SAFETY: a shared mapping of a file, read and written only by copies; any thread
+// may do that.
+unsafe impl Send for MappedMemory {}
+// SAFETY: as above: no reference into the mapping is ever handed out.
+unsafe impl Sync for MappedMemory {}
+
+impl MappedMemory {
+    /// Maps `len` bytes of `fd` from offset 0, at guest physical `gpa`.
+    pub fn new(fd: &impl AsFd, gpa: u64, len: usize) -> Self {
+        use rustix::mm::{MapFlags, ProtFlags, mmap};
+        // SAFETY: a fresh shared mapping chosen by the kernel, unmapped in Drop.
+        let ptr = unsafe {
+            mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                fd,
+                0,
+            )
+        }
+        .expect("mmap of guest RAM");
+        Self {
+            ptr: ptr.cast(),
+            len,
+            gpa,
+        }
+    }
+
+    fn offset(&self, gpa: u64, len: usize) -> Result<usize, iommufd::vsmmu::GuestMemoryError> {
+        gpa.checked_sub(self.gpa)
+            .and_then(|o| usize::try_from(o).ok())
+            .filter(|o| o.checked_add(len).is_some_and(|end| end <= self.len))
+            .ok_or(iommufd::vsmmu::GuestMemoryError::unmapped(gpa, len))
+    }
+}
+
+impl iommufd::vsmmu::GuestMemory for MappedMemory {
+    #[inline]
+    fn read(&self, gpa: u64, buf: &mut [u8]) -> Result<(), iommufd::vsmmu::GuestMemoryError> {
+        let at = self.offset(gpa, buf.len())?;
+        // SAFETY: `at .. at + buf.len()` lies inside the mapping (checked); `buf` is
+        // process memory, never part of the mapping.
+        unsafe { std::ptr::copy_nonoverlapping(self.ptr.add(at), buf.as_mut_ptr(), buf.len()) };
+        Ok(())
+    }
+
+    #[inline]
+    fn write(&self, gpa: u64, data: &[u8]) -> Result<(), iommufd::vsmmu::GuestMemoryError> {
+        let at = self.offset(gpa, data.len())?;
+        // SAFETY: as in `read`, the other way round.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.ptr.add(at), data.len()) };
+        Ok(())
+    }
+}
+
+impl Drop for MappedMemory {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, no longer used.
+        let _ = unsafe { rustix::mm::munmap(self.ptr.cast(), self.len) };
+    }
+}

@@ -13,6 +13,10 @@
 #[path = "common.rs"]
 mod common;
 
+#[path = "../tests/shared/alloc_count.rs"]
+#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+mod alloc_count;
+
 use common::{alternating, interleaved_samples, min_median, paired_ratio};
 use iommufd::arch::Family;
 use iommufd::payload::InvalidationEntry;
@@ -185,6 +189,7 @@ fn main() {
         hw.capabilities,
     ));
     drain(&label, &viommu, &rules);
+    ring(&label, &ioas, &viommu, &rules);
 }
 
 /// The VMM's whole path for a guest queue of N-1 TLBI_NH_VA and a CMD_SYNC: each raw
@@ -238,6 +243,178 @@ fn drain(
             "{n:>5} {:>11.0} / {:>7.0} {:>11.0} / {:>7.0} {:>9.3}",
             d.0, d.1, r.0, r.1, drain_vs_raw
         );
+    }
+}
+
+/// The glue's side of the ring bench: counts completed syncs; the rings hold no
+/// CFGI_STE*.
+#[cfg(target_arch = "aarch64")]
+#[derive(Default)]
+struct SyncCount(u64);
+
+#[cfg(target_arch = "aarch64")]
+impl iommufd::vsmmu::CommandHost for SyncCount {
+    fn reload_stes(&mut self, _: iommufd::arch::smmuv3::StreamSpan) {
+        unreachable!("no CFGI_STE in the bench's rings")
+    }
+
+    fn sync_complete(&mut self, sync: iommufd::vsmmu::SyncSignal) {
+        self.0 += 1;
+        black_box(sync);
+    }
+}
+
+/// The VMM's whole path from guest memory on ARM: a guest ring of N-1 TLBI_NH_VA
+/// (one in four with range fields) and a CMD_SYNC in guest RAM (a memfd, mapped
+/// into the IOAS), consumed by the vSMMU's `CommandQueue` (each run of 64 read at
+/// once, each command checked, batches of 63 to the vIOMMU) as on a guest's write
+/// to CMDQ_PROD, against a raw loop sending the same commands, already in memory
+/// and unchecked, in 63-entry ioctls. Guest memory is read with `pread` on the
+/// memfd (`FileGuestMemory`) or copied out of the VMM's mapping of it; the drain of
+/// the same commands from a slice (`push_guest_commands`) shows the checks alone.
+#[cfg(target_arch = "aarch64")]
+fn ring(
+    label: &str,
+    ioas: &iommufd::states::IoasReady,
+    viommu: &VIommuAllocated<iommufd::arch::Smmuv3>,
+    rules: &iommufd::arch::smmuv3::CommandRules,
+) {
+    use iommufd::arch::smmuv3::Drain;
+    use iommufd::arch::smmuv3::command as cmd;
+    use iommufd::vsmmu::{CommandQueue, Consumed, FileGuestMemory, FileRegion, GuestMemory, Ring};
+    use iommufd::{Access, Iova, MapAt};
+    use std::sync::Arc;
+    /// Guest RAM at this guest physical address: a ring of 2^13 commands (128 KiB)
+    /// and as much again.
+    const BASE: u64 = 0x4000_0000;
+    const LOG2SIZE: u64 = 13;
+    const RAM: usize = 2 << (LOG2SIZE + 4);
+    let memfd =
+        Arc::new(rustix::fs::memfd_create("guest-ram", rustix::fs::MemfdFlags::CLOEXEC).unwrap());
+    rustix::fs::ftruncate(&memfd, RAM as u64).unwrap();
+    ioas.map_file(
+        memfd.as_fd(),
+        0,
+        RAM as u64,
+        MapAt::Fixed(Iova(BASE)),
+        Access::READ | Access::WRITE,
+    )
+    .unwrap();
+    let file = FileGuestMemory::new([FileRegion::new(memfd.clone(), BASE, RAM as u64, 0)]).unwrap();
+    let mapped = common::MappedMemory::new(&memfd, BASE, RAM);
+    // Range fields only where the SMMU has range invalidation (QEMU's has).
+    let range = cmd::tlbi_nh_va_range(
+        3,
+        0x4000_0000,
+        true,
+        cmd::TlbiRange {
+            num: 3,
+            scale: 0,
+            tg: 1,
+            ttl: 3,
+        },
+    );
+    let ranges = rules.classify(range.as_bytes(), |_| true).is_ok();
+    let fd = viommu.iommufd();
+    let id = viommu.id().raw();
+    println!(
+        "{label}: a guest ring in guest memory consumed, checked, against unchecked (N-1 TLBI_NH_VA{} + CMD_SYNC); ns per command (min / median of {ROUNDS} interleaved rounds); ratios: median over calls alternated one by one with the raw loop (ABBA)",
+        if ranges {
+            ", 1 in 4 with range fields"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "{:>5} {:>17} {:>17} {:>17} {:>17} {:>9} {:>9} {:>9}",
+        "N",
+        "consume, pread",
+        "consume, mapped",
+        "slice drain",
+        "raw loop of 63",
+        "pread/raw",
+        "mapped/raw",
+        "slice/raw"
+    );
+    for n in [8usize, 64, 256, 4096] {
+        let commands = common::guest_unmap(n, ranges);
+        let entries = &commands[..n - 1];
+        let queue: Vec<[u8; 16]> = commands
+            .iter()
+            .map(|c| c.as_bytes().try_into().unwrap())
+            .collect();
+        file.write(BASE, commands.as_bytes()).unwrap();
+        assert_eq!(mapped.read_u64(BASE).unwrap(), file.read_u64(BASE).unwrap());
+        let mut on_file = CommandQueue::new(viommu.batch::<63>(), rules.clone());
+        let mut on_mapped = CommandQueue::new(viommu.batch::<63>(), rules.clone());
+        let mut slice = viommu.batch::<63>();
+        let (mut h_file, mut h_mapped) = (SyncCount::default(), SyncCount::default());
+        // The guest wrote PROD = n with CONS at 0; the same ring every round.
+        let mut file_call = || {
+            let ring = Ring::from_base(black_box(BASE | LOG2SIZE), 19, 16);
+            let done = on_file.consume(&file, ring, n as u32, 0, |s| s == 0x42, &mut h_file);
+            assert_eq!(
+                done,
+                Consumed {
+                    cons: n as u32,
+                    error: None
+                }
+            );
+        };
+        let mut mapped_call = || {
+            let ring = Ring::from_base(black_box(BASE | LOG2SIZE), 19, 16);
+            let done = on_mapped.consume(&mapped, ring, n as u32, 0, |s| s == 0x42, &mut h_mapped);
+            assert_eq!(
+                done,
+                Consumed {
+                    cons: n as u32,
+                    error: None
+                }
+            );
+        };
+        let mut slice_call = || {
+            let drain = slice.push_guest_commands(0, black_box(&queue), rules, |s| s == 0x42);
+            assert_eq!(
+                drain,
+                Ok(Drain::Synced {
+                    guest_index: n as u32 - 1
+                })
+            );
+        };
+        let mut raw_call = || {
+            for chunk in black_box(entries).chunks(63) {
+                raw_invalidate(fd.as_ref(), id, chunk);
+            }
+        };
+        // Once each, counted: no allocation on any path, the kernel's answers
+        // included.
+        for (what, call) in [
+            ("consume over pread", &mut file_call as &mut dyn FnMut()),
+            ("consume over the mapping", &mut mapped_call),
+            ("push_guest_commands", &mut slice_call),
+        ] {
+            let ((), allocs) = alloc_count::allocations(call);
+            assert_eq!(allocs, 0, "{what} allocated");
+        }
+        let s = interleaved_samples(
+            n,
+            ROUNDS,
+            &mut [
+                &mut file_call,
+                &mut mapped_call,
+                &mut slice_call,
+                &mut raw_call,
+            ],
+        );
+        let [f, m, d, r] = [0, 1, 2, 3].map(|i| min_median(&s[i]));
+        let (_, _, file_vs_raw) = alternating(n, ROUNDS, &mut file_call, &mut raw_call);
+        let (_, _, mapped_vs_raw) = alternating(n, ROUNDS, &mut mapped_call, &mut raw_call);
+        let (_, _, slice_vs_raw) = alternating(n, ROUNDS, &mut slice_call, &mut raw_call);
+        println!(
+            "{n:>5} {:>7.0} / {:>7.0} {:>7.0} / {:>7.0} {:>7.0} / {:>7.0} {:>7.0} / {:>7.0} {:>9.3} {:>9.3} {:>9.3}",
+            f.0, f.1, m.0, m.1, d.0, d.1, r.0, r.1, file_vs_raw, mapped_vs_raw, slice_vs_raw
+        );
+        assert!(h_file.0 > 0 && h_mapped.0 > 0);
     }
 }
 

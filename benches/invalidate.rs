@@ -12,8 +12,6 @@
 //! - push + flush into a sink that takes the entries and answers at once: the
 //!   batch's own cost per flush, without a syscall.
 
-#![allow(unsafe_code)] // the clock reference's inline asm
-
 #[path = "common.rs"]
 mod common;
 
@@ -46,43 +44,8 @@ impl InvalidationSink for Discard {
     }
 }
 
-/// One add the compiler can neither fold nor overlap with the next.
-#[inline(always)]
-fn dependent_add(x: u64) -> u64 {
-    #[cfg(target_arch = "x86_64")]
-    {
-        let mut x = x;
-        // SAFETY: an add on a register; no memory, no stack, flags clobbered only.
-        unsafe { core::arch::asm!("add {0}, 1", inout(reg) x, options(nomem, nostack)) };
-        x
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    black_box(x.wrapping_add(1))
-}
-
 fn main() {
-    let machine = std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|c| {
-            c.lines()
-                .find(|l| l.starts_with("model name"))
-                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU".into());
-    println!("host: {machine}");
-    // The clock this run got (a shared host's vCPU speed varies from run to run):
-    // one dependent add per cycle, so ns per add is ns per cycle.
-    let (cycle, _) = measure(1 << 16, 5, || {
-        let mut x = black_box(0u64);
-        for _ in 0..1 << 16 {
-            x = dependent_add(x);
-        }
-        black_box(x);
-    });
-    println!(
-        "clock reference: a dependent add takes {cycle:.3} ns (about {:.2} GHz)",
-        1.0 / cycle
-    );
+    common::print_host_clock();
     let caps = SmmuCaps::decode(
         &IommuHwInfoArmSmmuv3 {
             idr: [0x0d44_101b, 0x0273_0010, 0, 0x1414, 0, 0x74],
