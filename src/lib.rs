@@ -25,6 +25,9 @@
 //!
 //! # Layers of this crate
 //!
+//! - [`vsmmu`]: the guest half of a virtual SMMUv3 (registers, stream table,
+//!   command and event queues in guest memory) on top of the layers below: a VMM
+//!   wires an MMIO window, interrupts and guest RAM to one [`vsmmu::VSmmu`].
 //! - [`states`]: the lifecycle as typestates, the layer a VMM uses:
 //!   [`IoasReady`](states::IoasReady) -> [`S2Allocated`](states::S2Allocated) ->
 //!   [`VIommuAllocated`](states::VIommuAllocated) ->
@@ -96,6 +99,7 @@
 //!
 //! | the VMM has | use | why |
 //! | --- | --- | --- |
+//! | a guest with its own SMMUv3 driver | [`vsmmu::VSmmu`]: MMIO `read`/`write`, `pump_events`, `plug` | the guest half done: STE loads, the command ring, CMD_SYNC, errors, events |
 //! | guest STE bytes (untrusted) | [`Ste::parse`](arch::smmuv3::Ste::parse), then [`DeviceState::apply`](states::DeviceState::apply)`(ste.into())` | refuses what Linux refuses, naming the field; the device changes in place, or not at all |
 //! | an STE of its own (boot, reset) | [`Ste::abort`](arch::smmuv3::Ste::abort), [`Ste::bypass`](arch::smmuv3::Ste::bypass), [`Ste::translate`](arch::smmuv3::Ste::translate)`(..)?.with_*` | the one builder; it cannot make what the parser refuses |
 //! | compile-time ordering for a device | [`VDeviceBound::install`](states::VDeviceBound::install) and the other consuming transitions | wrong orders do not compile; [`DeviceState::into_typed`](states::DeviceState::into_typed) and `From` move between the two |
