@@ -51,10 +51,11 @@ pub enum Interrupt {
     CmdSync,
 }
 
-/// Where the vSMMU's interrupts go: the VMM's interrupt controller. Called with the
-/// vSMMU's lock held, from whichever thread made the interrupt happen (a vCPU
-/// writing a register, the event pump): inject and return, without calling back
-/// into the vSMMU.
+/// Where the vSMMU's interrupts go: the VMM's interrupt controller. Called from
+/// whichever thread made the interrupt happen (a vCPU writing a register, the
+/// event pump), after the vSMMU's lock is released, so a callback may reach the
+/// vSMMU again. MSI addresses are the guest's choice: route them as the VMM routes
+/// any guest MSI write.
 pub trait Interrupts: Send + Sync {
     /// The wired interrupt `which` fires (edge-triggered, as the spec's are).
     fn raise(&self, which: Interrupt);
@@ -94,4 +95,68 @@ impl Interrupts for NoInterrupts {
     fn raise(&self, _: Interrupt) {}
 
     fn msi(&self, _: u64, _: u32) {}
+}
+
+/// Interrupts the model raised while it held its lock, delivered once the lock is
+/// released ([`deliver`](Self::deliver)), so a callback that comes back into the
+/// vSMMU (an MSI the guest aimed at the vSMMU's own window) cannot deadlock.
+#[derive(Debug, Default)]
+pub(crate) struct Deferred {
+    /// Wired lines raised, one bit per [`Interrupt`].
+    lines: core::cell::Cell<u8>,
+    /// MSIs to doorbells, in order, duplicates folded.
+    msis: core::cell::Cell<[(u64, u32); Self::MSIS]>,
+    len: core::cell::Cell<usize>,
+}
+
+impl Deferred {
+    /// MSIs one MMIO write can queue: the GERROR and event queue MSIs, and
+    /// CMD_SYNCs aimed at doorbells (each sync that asks for one; duplicates fold,
+    /// and past this many the latest replaces the last, which the guest sees as
+    /// one interrupt for several syncs).
+    const MSIS: usize = 16;
+
+    const fn bit(which: Interrupt) -> u8 {
+        match which {
+            Interrupt::EventQueue => 1,
+            Interrupt::GlobalError => 2,
+            Interrupt::CmdSync => 4,
+        }
+    }
+
+    /// Queues the wired interrupt `which`.
+    pub(crate) fn raise(&self, which: Interrupt) {
+        self.lines.set(self.lines.get() | Self::bit(which));
+    }
+
+    /// Queues an MSI to a doorbell.
+    pub(crate) fn msi(&self, address: u64, data: u32) {
+        let mut msis = self.msis.get();
+        let len = self.len.get();
+        if msis[..len].contains(&(address, data)) {
+            return;
+        }
+        let at = len.min(Self::MSIS - 1);
+        msis[at] = (address, data);
+        self.msis.set(msis);
+        self.len.set(at + 1);
+    }
+
+    /// Delivers what was queued.
+    pub(crate) fn deliver(self, to: &impl Interrupts) {
+        let lines = self.lines.get();
+        for which in [
+            Interrupt::GlobalError,
+            Interrupt::EventQueue,
+            Interrupt::CmdSync,
+        ] {
+            if lines & Self::bit(which) != 0 {
+                to.raise(which);
+            }
+        }
+        let msis = self.msis.get();
+        for &(address, data) in &msis[..self.len.get()] {
+            to.msi(address, data);
+        }
+    }
 }

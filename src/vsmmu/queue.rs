@@ -25,13 +25,17 @@ impl Ring {
     /// spec allows.
     pub const fn from_base(base: u64, max_log2size: u8, entry_size: u8) -> Self {
         let log2size = (base & BASE_LOG2SIZE) as u8;
+        let log2size = if log2size > max_log2size {
+            max_log2size
+        } else {
+            log2size
+        };
+        // The SMMU aligns the base to the queue's size (at least 32 bytes): the
+        // low ADDR bits of a misaligned base are ignored.
+        let size = (entry_size as u64) << log2size;
         Self {
-            base: base & BASE_ADDR,
-            log2size: if log2size > max_log2size {
-                max_log2size
-            } else {
-                log2size
-            },
+            base: base & BASE_ADDR & !(size.wrapping_sub(1)),
+            log2size,
             entry_size,
         }
     }
@@ -103,6 +107,8 @@ mod tests {
         assert_eq!(ring.next(0b111), 0b000);
         assert_eq!(ring.address(0b101), 0x1010);
         assert_eq!(ring.pending(0b001, 0b110), 3);
+        // A base not aligned to the queue's size is aligned down.
+        assert_eq!(Ring::from_base(0x1040 | 4, 19, 16).base(), 0x1000);
         // LOG2SIZE above the maximum reads as the maximum.
         assert_eq!(Ring::from_base(0x1000 | 31, 8, 32).log2size(), 8);
         // LOG2SIZE 31 (the field's maximum): all 32 bits count.

@@ -11,11 +11,11 @@ use super::command_queue::{CError, CommandHost, CommandQueue, CompletionSignal, 
 use super::event_queue::{EventRecord, Forwarded, GuestEventQueue, VEventPump};
 use super::guest_memory::GuestMemory;
 use super::interrupts::MsiWrite;
-use super::interrupts::{Interrupt, Interrupts};
+use super::interrupts::{Deferred, Interrupt, Interrupts};
 use super::registers::{
     AccessError, Cr0, Effect, GlobalErrors, IrqCtrl, Registers, Width, WriteOutcome,
 };
-use super::stream_table::StreamTable;
+use super::stream_table::{BadStreamId, LookupError, StreamTable};
 use crate::arch::DefaultStage1;
 use crate::arch::smmuv3::{CommandRules, Smmuv3, StreamSpan};
 use crate::batch::{InvalidationBatch, InvalidationSink};
@@ -36,7 +36,23 @@ pub struct Stats {
     pub events: u64,
     /// Command errors reported through CMDQ_CONS.ERR.
     pub command_errors: u64,
+    /// STEs that could not be loaded (the device aborts).
+    pub ste_errors: u64,
 }
+
+/// Whether a failed STE load is reported to the guest. Hardware reports a bad
+/// StreamID or STE when a transaction arrives; the model loads STEs without one,
+/// so it reports only where the guest just asked for the STE (CFGI_STE*,
+/// CFGI_ALL), not when SMMUEN goes on or a device is plugged: Linux enables the
+/// SMMU before it fills in its devices' level-2 tables.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Report {
+    Events,
+    Quietly,
+}
+
+/// SMMU_CR2.RECINVSID: record C_BAD_STREAMID for StreamIDs past the table.
+const CR2_RECINVSID: u32 = 1 << 1;
 
 /// One virtual SMMUv3, safe to call from several vCPU threads at once (one lock
 /// around the model; the interrupt callbacks run under it).
@@ -161,11 +177,16 @@ where
         width: Width,
         value: u64,
     ) -> Result<WriteOutcome, AccessError> {
-        let mut model = self.lock();
-        let outcome = model.regs.write(offset, width, value)?;
-        if let WriteOutcome::Effect(effect) = outcome {
-            model.act(effect, &self.interrupts);
-        }
+        let deferred = Deferred::default();
+        let outcome = {
+            let mut model = self.lock();
+            let outcome = model.regs.write(offset, width, value)?;
+            if let WriteOutcome::Effect(effect) = outcome {
+                model.act(effect, &deferred);
+            }
+            outcome
+        };
+        deferred.deliver(&self.interrupts);
         Ok(outcome)
     }
 
@@ -179,14 +200,34 @@ where
     ///
     /// The vEVENTQ read's error.
     pub fn pump_events(&self, buf: &mut [u8]) -> crate::Result<Option<Forwarded>> {
+        let deferred = Deferred::default();
+        let forwarded = self.pump_locked(buf, &deferred);
+        deferred.deliver(&self.interrupts);
+        forwarded
+    }
+
+    /// [`pump_events`](Self::pump_events) under the lock.
+    fn pump_locked(&self, buf: &mut [u8], deferred: &Deferred) -> crate::Result<Option<Forwarded>> {
         let mut model = self.lock();
         let model = &mut *model;
-        if !model.regs.cr0ack().contains(Cr0::EVENTQEN) {
-            return Ok(None);
-        }
+        let enabled = model.regs.cr0ack().contains(Cr0::EVENTQEN);
+        let prod = model.regs.eventq_prod();
         let Some(pump) = model.events.as_mut() else {
             return Ok(None);
         };
+        if !enabled {
+            // A disabled event queue discards events (and the fd must not stay
+            // readable, or the VMM's epoll spins).
+            let dropped = pump.discard(buf)?;
+            return Ok(Some(Forwarded {
+                prod,
+                written: 0,
+                dropped,
+                lost: 0,
+                overflow_signalled: false,
+                abort: None,
+            }));
+        }
         let evtq = GuestEventQueue::from_base(
             model.regs.eventq_base(),
             model.regs.config().eventq_max_log2size,
@@ -202,10 +243,10 @@ where
         ctx.set_eventq_prod(forwarded.prod);
         ctx.stats.events += u64::from(forwarded.written);
         if forwarded.abort.is_some() {
-            ctx.raise(GlobalErrors::EVENTQ_ABT_ERR, &self.interrupts);
+            ctx.raise(GlobalErrors::EVENTQ_ABT_ERR, deferred);
         }
         if forwarded.interrupt() {
-            ctx.signal(Interrupt::EventQueue, &self.interrupts);
+            ctx.signal(Interrupt::EventQueue, deferred);
         }
         Ok(Some(forwarded))
     }
@@ -251,10 +292,21 @@ where
     /// says now (its STE while SMMUEN is on, the GBPA default otherwise). Gives the
     /// device back when the StreamID is taken.
     pub fn plug(&self, bound: VDeviceBound<Smmuv3, D>) -> Result<(), VDeviceBound<Smmuv3, D>> {
-        let sid = bound.virt_id() as u32;
-        let mut model = self.lock();
-        model.backend.get_mut().insert(bound)?;
-        model.ctx().load_ste(sid, &self.interrupts);
+        let deferred = Deferred::default();
+        {
+            let mut model = self.lock();
+            // A StreamID past SIDSIZE is one the guest can never name.
+            let sid_bits = model.regs.config().caps.sid_bits;
+            let Some(sid) = u32::try_from(bound.virt_id())
+                .ok()
+                .filter(|&sid| u64::from(sid) >> sid_bits == 0)
+            else {
+                return Err(bound);
+            };
+            model.backend.get_mut().insert(bound)?;
+            model.ctx().load_ste(sid, Report::Quietly, &deferred);
+        }
+        deferred.deliver(&self.interrupts);
         Ok(())
     }
 
@@ -284,7 +336,7 @@ where
     }
 
     /// Carries out what a register write set off.
-    fn act(&mut self, effect: Effect, interrupts: &impl Interrupts) {
+    fn act(&mut self, effect: Effect, interrupts: &Deferred) {
         match effect {
             Effect::Cr0 { new, .. } => self.enable(new, interrupts),
             Effect::Gbpa { .. } => {
@@ -311,12 +363,13 @@ where
     }
 
     /// CR0 changed: act on what differs from CR0ACK, then acknowledge.
-    fn enable(&mut self, new: Cr0, interrupts: &impl Interrupts) {
+    fn enable(&mut self, new: Cr0, interrupts: &Deferred) {
         let was = self.regs.cr0ack();
         self.regs.set_cr0ack(new);
         if new.contains(Cr0::SMMUEN) != was.contains(Cr0::SMMUEN) {
             if new.contains(Cr0::SMMUEN) {
-                self.ctx().load_span(StreamSpan::All, interrupts);
+                self.ctx()
+                    .load_span(StreamSpan::All, Report::Quietly, interrupts);
             } else {
                 self.ctx().follow_gbpa();
             }
@@ -329,7 +382,7 @@ where
 
     /// Runs the guest's commands from CONS to PROD, if the queue may run, and
     /// publishes the new CONS (with ERR and GERROR.CMDQ_ERR on an error).
-    fn run_commands(&mut self, interrupts: &impl Interrupts) {
+    fn run_commands(&mut self, interrupts: &Deferred) {
         // Halted by a command error (§7.1): nothing runs until GERRORN
         // acknowledges it, and CONS keeps the ERR the guest's GERROR handler
         // has yet to read (publishing the halted queue's CONS would clear it).
@@ -415,7 +468,7 @@ impl<M: GuestMemory, B: Backend<Family = Smmuv3>> Ctx<'_, M, B> {
     }
 
     /// Re-reads the STEs of the devices in `span` and applies them.
-    fn load_span(&mut self, span: StreamSpan, interrupts: &impl Interrupts) {
+    fn load_span(&mut self, span: StreamSpan, report: Report, interrupts: &Deferred) {
         let (first, last) = match span {
             StreamSpan::All => (0, u32::MAX),
             StreamSpan::Range { first, count } => {
@@ -425,15 +478,15 @@ impl<M: GuestMemory, B: Backend<Family = Smmuv3>> Ctx<'_, M, B> {
         };
         let mut next = self.device_after(first.checked_sub(1));
         while let Some(sid) = next.filter(|&sid| sid <= last) {
-            self.load_ste(sid, interrupts);
+            self.load_ste(sid, report, interrupts);
             next = self.device_after(Some(sid));
         }
     }
 
     /// Device `sid` takes its STE (SMMUEN on) or the GBPA default (off). A lookup
     /// the spec calls an error, or an STE the kernel refuses, leaves the device
-    /// aborting and records the event for the guest.
-    fn load_ste(&mut self, sid: u32, interrupts: &impl Interrupts) {
+    /// aborting; with [`Report::Events`] the event goes to the guest too.
+    fn load_ste(&mut self, sid: u32, report: Report, interrupts: &Deferred) {
         if !self.regs.cr0ack().contains(Cr0::SMMUEN) {
             let kind = self.gbpa_default();
             self.apply(sid, GuestStage1::Default(kind));
@@ -449,15 +502,23 @@ impl<M: GuestMemory, B: Backend<Family = Smmuv3>> Ctx<'_, M, B> {
             Ok(ste) if self.apply(sid, ste.into()) => return,
             // The parser takes what Linux takes; the kernel may still refuse (an
             // S1CDMax the physical SMMU cannot back, say): C_BAD_STE.
-            Ok(_) => EventRecord::bad_ste(sid),
-            Err(error) => error.event(),
+            Ok(_) => Some(EventRecord::bad_ste(sid)),
+            // With CR2.RECINVSID clear, a StreamID past the table is not recorded.
+            Err(LookupError::BadStreamId {
+                why: BadStreamId::OutOfRange { .. },
+                ..
+            }) if self.regs.cr2() & CR2_RECINVSID == 0 => None,
+            Err(error) => Some(error.event()),
         };
+        self.stats.ste_errors += 1;
         self.apply(sid, GuestStage1::Default(DefaultStage1::Abort));
-        self.record(&event, interrupts);
+        if let (Report::Events, Some(event)) = (report, event) {
+            self.record(&event, interrupts);
+        }
     }
 
     /// Writes `event` into the guest's event queue, if it is enabled.
-    fn record(&mut self, event: &EventRecord, interrupts: &impl Interrupts) {
+    fn record(&mut self, event: &EventRecord, interrupts: &Deferred) {
         if !self.regs.cr0ack().contains(Cr0::EVENTQEN) {
             return;
         }
@@ -488,7 +549,7 @@ impl<M: GuestMemory, B: Backend<Family = Smmuv3>> Ctx<'_, M, B> {
     }
 
     /// Raises global errors, and their interrupt for the ones newly raised.
-    fn raise(&mut self, errors: GlobalErrors, interrupts: &impl Interrupts) {
+    fn raise(&mut self, errors: GlobalErrors, interrupts: &Deferred) {
         if !self.regs.raise_global_errors(errors).is_empty() {
             self.signal(Interrupt::GlobalError, interrupts);
         }
@@ -496,7 +557,7 @@ impl<M: GuestMemory, B: Backend<Family = Smmuv3>> Ctx<'_, M, B> {
 
     /// Signals `which` if IRQ_CTRL enables it: by its MSI when the guest set one,
     /// else on its wired line.
-    fn signal(&mut self, which: Interrupt, interrupts: &impl Interrupts) {
+    fn signal(&mut self, which: Interrupt, interrupts: &Deferred) {
         let enables = self.regs.irq_ctrlack();
         let (enabled, msi, abort) = match which {
             Interrupt::EventQueue => (
@@ -524,31 +585,33 @@ impl<M: GuestMemory, B: Backend<Family = Smmuv3>> Ctx<'_, M, B> {
     /// An MSI: into guest RAM when it points there, else to the VMM's interrupt
     /// controller. A write guest memory refuses otherwise is `abort` in GERROR
     /// (not signalled again, which could loop).
-    fn send_msi(&mut self, msi: &MsiWrite, abort: GlobalErrors, interrupts: &impl Interrupts) {
+    fn send_msi(&mut self, msi: &MsiWrite, abort: GlobalErrors, interrupts: &Deferred) {
         match msi.write_to(self.mem) {
             Ok(()) => {}
             Err(e) if e.is_unmapped() => interrupts.msi(msi.address, msi.data),
-            Err(_) => {
+            // The GERROR MSI's own abort is not signalled again (it could loop);
+            // the others are global errors like any.
+            Err(_) if abort == GlobalErrors::MSI_GERROR_ABT_ERR => {
                 self.regs.raise_global_errors(abort);
             }
+            Err(_) => self.raise(abort, interrupts),
         }
     }
 }
 
 /// The command queue's view of the vSMMU while it runs the guest's commands.
-struct Host<'a, 'i, M, B, I> {
+struct Host<'a, 'i, M, B> {
     ctx: Ctx<'a, M, B>,
-    interrupts: &'i I,
+    interrupts: &'i Deferred,
 }
 
-impl<M, B, I> CommandHost for Host<'_, '_, M, B, I>
+impl<M, B> CommandHost for Host<'_, '_, M, B>
 where
     M: GuestMemory,
     B: Backend<Family = Smmuv3>,
-    I: Interrupts,
 {
     fn reload_stes(&mut self, span: StreamSpan) {
-        self.ctx.load_span(span, self.interrupts);
+        self.ctx.load_span(span, Report::Events, self.interrupts);
     }
 
     fn sync_complete(&mut self, sync: SyncSignal) {

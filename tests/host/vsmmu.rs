@@ -321,24 +321,132 @@ fn cfgi_ste_reloads_the_ste_and_a_bad_one_is_reported_in_the_event_queue() {
 }
 
 #[test]
-fn a_stream_id_past_the_table_is_c_bad_streamid() {
+fn a_stream_id_past_the_table_is_c_bad_streamid_when_the_guest_asks_for_it() {
     let (mem, sink, irqs) = (
         FakeGuestMemory::new(RAM, 1 << 20),
         RecordingSink::new(),
         Irqs::default(),
     );
-    let guest = Guest::new(&mem, &sink, &irqs);
+    let mut guest = Guest::new(&mem, &sink, &irqs);
     guest.vsmmu.with_backend(|b| b.sids.push(100));
     guest.ste(SID, translate());
-    guest.enable(); // a 64-entry table: StreamID 100 is out of it
-    let word0 = u64::from_le_bytes(mem.peek(EVTQ, 8).unwrap().try_into().unwrap());
-    assert_eq!((word0 & 0xff, word0 >> 32), (0x02, 100));
-    assert_eq!(
+    guest.write(o::CR2, 0b10); // RECINVSID, as Linux sets it
+    // A 64-entry table: StreamID 100 is out of it. Enabling loads it quietly
+    // (Linux enables before it fills in its tables): the device aborts.
+    guest.enable();
+    assert_eq!(guest.read(o::EVENTQ_PROD), 0);
+    let aborted = |guest: &Guest<'_>| {
         guest
             .vsmmu
-            .with_backend(|b| b.applied.iter().rev().find(|(s, _)| *s == 100).cloned()),
+            .with_backend(|b| b.applied.iter().rev().find(|(s, _)| *s == 100).cloned())
+    };
+    assert_eq!(
+        aborted(&guest),
         Some((100, GuestStage1::Default(DefaultStage1::Abort)))
     );
+    // The guest asks for every STE: now the event is the guest's.
+    guest.post(&[[0x04, 31], words(cmd::sync())]); // CFGI_ALL (Range 31)
+    assert_eq!(guest.read(o::EVENTQ_PROD), 1);
+    let word0 = u64::from_le_bytes(mem.peek(EVTQ, 8).unwrap().try_into().unwrap());
+    assert_eq!((word0 & 0xff, word0 >> 32), (0x02, 100));
+    assert_eq!(guest.vsmmu.stats().ste_errors, 2);
+}
+
+#[test]
+fn without_recinvsid_a_stream_id_past_the_table_is_not_recorded() {
+    let (mem, sink, irqs) = (
+        FakeGuestMemory::new(RAM, 1 << 20),
+        RecordingSink::new(),
+        Irqs::default(),
+    );
+    let mut guest = Guest::new(&mem, &sink, &irqs);
+    guest.vsmmu.with_backend(|b| b.sids.push(100));
+    guest.enable();
+    guest.post(&[[0x04, 31], words(cmd::sync())]);
+    assert_eq!(guest.read(o::EVENTQ_PROD), 0);
+    assert_eq!(guest.cons(), 2, "CFGI_ALL itself is no command error");
+}
+
+#[test]
+fn an_msi_guest_memory_refuses_is_a_signalled_global_error() {
+    let (mem, sink, irqs) = (
+        FakeGuestMemory::new(RAM, 1 << 20),
+        RecordingSink::new(),
+        Irqs::default(),
+    );
+    let host = crate::vsmmu_registers::qemu_host();
+    let mut config = VsmmuConfig::for_host(&host);
+    config.caps.msi = true;
+    let regs = Registers::new(&host, config).unwrap();
+    let backend = Recorded {
+        sids: vec![SID],
+        ..Default::default()
+    };
+    let mut guest = Guest {
+        vsmmu: VSmmu::new(regs, &mem, backend, InvalidationBatch::new(&sink), &irqs),
+        mem: &mem,
+        prod: 0,
+    };
+    guest.enable();
+    // The sync's MSI goes to RAM that faults on writes (not a doorbell).
+    let target = RAM + 0x5_0000;
+    mem.fail_writes(
+        target,
+        4,
+        iommufd::vsmmu::GuestMemoryFault::Io(rustix::io::Errno::IO),
+    );
+    guest.post(&[[0x46 | 1 << 12, target]]);
+    assert_eq!(guest.read(o::GERROR) & (1 << 4), 1 << 4, "MSI_CMDQ_ABT_ERR");
+    assert!(irqs.0.lock().unwrap().contains(&Interrupt::GlobalError));
+    assert_eq!(guest.cons(), 1, "the sync itself completed");
+}
+
+type Loop = VSmmu<FakeGuestMemory, Recorded, RecordingSink<Smmuv3>, std::sync::Arc<Reentrant>>;
+
+/// Interrupts that read the vSMMU back, as a VMM routing a guest MSI aimed at the
+/// vSMMU's own window would.
+#[derive(Default)]
+struct Reentrant {
+    vsmmu: std::sync::OnceLock<std::sync::Weak<Loop>>,
+    seen: Mutex<Vec<u64>>,
+}
+
+impl Interrupts for Reentrant {
+    fn raise(&self, _: Interrupt) {
+        if let Some(vsmmu) = self.vsmmu.get().and_then(std::sync::Weak::upgrade) {
+            let gerror = vsmmu.read(o::GERROR, Width::U32).unwrap();
+            self.seen.lock().unwrap().push(gerror);
+        }
+    }
+
+    fn msi(&self, _: u64, _: u32) {}
+}
+
+#[test]
+fn interrupt_callbacks_may_call_back_into_the_vsmmu() {
+    let host = crate::vsmmu_registers::qemu_host();
+    let regs = Registers::new(&host, VsmmuConfig::for_host(&host)).unwrap();
+    let backend = Recorded {
+        sids: vec![SID],
+        ..Default::default()
+    };
+    let irqs = std::sync::Arc::new(Reentrant::default());
+    let mem = FakeGuestMemory::new(RAM, 1 << 20);
+    mem.poke(CMDQ, [0x7fu64, 0].as_bytes()).unwrap(); // an illegal command
+    let batch = InvalidationBatch::new(RecordingSink::new());
+    let vsmmu: std::sync::Arc<Loop> =
+        std::sync::Arc::new(VSmmu::new(regs, mem, backend, batch, irqs.clone()));
+    irqs.vsmmu.set(std::sync::Arc::downgrade(&vsmmu)).unwrap();
+    let write = |offset, value| vsmmu.write(offset, Width::U32, value).unwrap();
+    vsmmu
+        .write(o::CMDQ_BASE, Width::U64, CMDQ | CMDQ_LOG2)
+        .unwrap();
+    write(o::IRQ_CTRL, 1); // GERROR
+    write(o::CR0, 0b1000); // CMDQEN
+    // The GERROR interrupt's callback reads GERROR through the same vSMMU: a
+    // deadlock if it ran under the vSMMU's lock.
+    write(o::CMDQ_PROD, 1);
+    assert_eq!(*irqs.seen.lock().unwrap(), [1]);
 }
 
 // One vSMMU serves vCPU threads at once.

@@ -162,6 +162,25 @@ impl VEventPump {
     }
 }
 
+impl VEventPump {
+    /// Reads the vEVENTQ once into `buf` and drops what it held, tracking the
+    /// sequence numbers: what an SMMU does with events while its event queue is
+    /// disabled (SMMU_CR0.EVENTQEN = 0). Returns the records dropped.
+    ///
+    /// # Errors
+    ///
+    /// The read's error, as for [`pump`](Self::pump).
+    pub fn discard(&mut self, buf: &mut [u8]) -> crate::Result<u32> {
+        let entries = self.queue.read(buf)?;
+        let dropped = self
+            .tracker
+            .track(entries)
+            .filter(|item| matches!(item, VEventItem::Record { .. }))
+            .count();
+        Ok(u32::try_from(dropped).unwrap_or(u32::MAX))
+    }
+}
+
 impl AsFd for VEventPump {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.queue.as_fd()
