@@ -79,10 +79,35 @@ struct Guest<'a> {
     prod: u32,
 }
 
+/// Guest RAM, the kernel's stand-in and the interrupt record of one test.
+fn parts() -> (FakeGuestMemory, RecordingSink<Smmuv3>, Irqs) {
+    (
+        FakeGuestMemory::new(RAM, 1 << 20),
+        RecordingSink::new(),
+        Irqs::default(),
+    )
+}
+
 impl<'a> Guest<'a> {
     fn new(mem: &'a FakeGuestMemory, sink: &'a RecordingSink<Smmuv3>, irqs: &'a Irqs) -> Self {
+        Self::with(mem, sink, irqs, false)
+    }
+
+    /// A vSMMU that advertises MSIs (what Linux's CMD_SYNC polling needs).
+    fn with_msi(mem: &'a FakeGuestMemory, sink: &'a RecordingSink<Smmuv3>, irqs: &'a Irqs) -> Self {
+        Self::with(mem, sink, irqs, true)
+    }
+
+    fn with(
+        mem: &'a FakeGuestMemory,
+        sink: &'a RecordingSink<Smmuv3>,
+        irqs: &'a Irqs,
+        msi: bool,
+    ) -> Self {
         let host = crate::vsmmu_registers::qemu_host();
-        let regs = Registers::new(&host, VsmmuConfig::for_host(&host)).unwrap();
+        let mut config = VsmmuConfig::for_host(&host);
+        config.caps.msi = msi;
+        let regs = Registers::new(&host, config).unwrap();
         let backend = Recorded {
             sids: vec![SID],
             ..Default::default()
@@ -155,11 +180,7 @@ fn translate() -> Ste {
 
 #[test]
 fn the_guest_enables_translation_and_its_ste_reaches_the_device() {
-    let (mem, sink, irqs) = (
-        FakeGuestMemory::new(RAM, 1 << 20),
-        RecordingSink::new(),
-        Irqs::default(),
-    );
+    let (mem, sink, irqs) = parts();
     let guest = Guest::new(&mem, &sink, &irqs);
     // At reset, GBPA (bypass by default) decides.
     assert_eq!(
@@ -183,11 +204,7 @@ fn the_guest_enables_translation_and_its_ste_reaches_the_device() {
 
 #[test]
 fn tlbis_go_out_in_one_call_per_sync_and_the_ring_wraps() {
-    let (mem, sink, irqs) = (
-        FakeGuestMemory::new(RAM, 1 << 20),
-        RecordingSink::new(),
-        Irqs::default(),
-    );
+    let (mem, sink, irqs) = parts();
     let mut guest = Guest::new(&mem, &sink, &irqs);
     guest.ste(SID, translate());
     guest.enable();
@@ -210,24 +227,8 @@ fn tlbis_go_out_in_one_call_per_sync_and_the_ring_wraps() {
 
 #[test]
 fn an_msi_polled_sync_writes_its_own_slot() {
-    let (mem, sink, irqs) = (
-        FakeGuestMemory::new(RAM, 1 << 20),
-        RecordingSink::new(),
-        Irqs::default(),
-    );
-    let host = crate::vsmmu_registers::qemu_host();
-    let mut config = VsmmuConfig::for_host(&host);
-    config.caps.msi = true;
-    let regs = Registers::new(&host, config).unwrap();
-    let backend = Recorded {
-        sids: vec![SID],
-        ..Default::default()
-    };
-    let mut guest = Guest {
-        vsmmu: VSmmu::new(regs, &mem, backend, InvalidationBatch::new(&sink), &irqs),
-        mem: &mem,
-        prod: 0,
-    };
+    let (mem, sink, irqs) = parts();
+    let mut guest = Guest::with_msi(&mem, &sink, &irqs);
     guest.enable();
     // Linux's MSIPOLL: CS=SIG_IRQ, MSIData 0, MSIAddress the sync's own slot.
     // The slot's first word holds the command (0x1046) until the MSI lands.
@@ -245,11 +246,7 @@ fn an_msi_polled_sync_writes_its_own_slot() {
 
 #[test]
 fn an_illegal_command_stops_the_queue_until_the_guest_acknowledges() {
-    let (mem, sink, irqs) = (
-        FakeGuestMemory::new(RAM, 1 << 20),
-        RecordingSink::new(),
-        Irqs::default(),
-    );
+    let (mem, sink, irqs) = parts();
     let mut guest = Guest::new(&mem, &sink, &irqs);
     guest.enable();
     // TLBI, an unknown opcode (0x7f), TLBI, SYNC.
@@ -281,11 +278,7 @@ fn an_illegal_command_stops_the_queue_until_the_guest_acknowledges() {
 
 #[test]
 fn cfgi_ste_reloads_the_ste_and_a_bad_one_is_reported_in_the_event_queue() {
-    let (mem, sink, irqs) = (
-        FakeGuestMemory::new(RAM, 1 << 20),
-        RecordingSink::new(),
-        Irqs::default(),
-    );
+    let (mem, sink, irqs) = parts();
     let mut guest = Guest::new(&mem, &sink, &irqs);
     guest.ste(SID, translate());
     guest.enable();
@@ -322,11 +315,7 @@ fn cfgi_ste_reloads_the_ste_and_a_bad_one_is_reported_in_the_event_queue() {
 
 #[test]
 fn a_stream_id_past_the_table_is_c_bad_streamid_when_the_guest_asks_for_it() {
-    let (mem, sink, irqs) = (
-        FakeGuestMemory::new(RAM, 1 << 20),
-        RecordingSink::new(),
-        Irqs::default(),
-    );
+    let (mem, sink, irqs) = parts();
     let mut guest = Guest::new(&mem, &sink, &irqs);
     guest.vsmmu.with_backend(|b| b.sids.push(100));
     guest.ste(SID, translate());
@@ -354,11 +343,7 @@ fn a_stream_id_past_the_table_is_c_bad_streamid_when_the_guest_asks_for_it() {
 
 #[test]
 fn without_recinvsid_a_stream_id_past_the_table_is_not_recorded() {
-    let (mem, sink, irqs) = (
-        FakeGuestMemory::new(RAM, 1 << 20),
-        RecordingSink::new(),
-        Irqs::default(),
-    );
+    let (mem, sink, irqs) = parts();
     let mut guest = Guest::new(&mem, &sink, &irqs);
     guest.vsmmu.with_backend(|b| b.sids.push(100));
     guest.enable();
@@ -369,24 +354,8 @@ fn without_recinvsid_a_stream_id_past_the_table_is_not_recorded() {
 
 #[test]
 fn an_msi_guest_memory_refuses_is_a_signalled_global_error() {
-    let (mem, sink, irqs) = (
-        FakeGuestMemory::new(RAM, 1 << 20),
-        RecordingSink::new(),
-        Irqs::default(),
-    );
-    let host = crate::vsmmu_registers::qemu_host();
-    let mut config = VsmmuConfig::for_host(&host);
-    config.caps.msi = true;
-    let regs = Registers::new(&host, config).unwrap();
-    let backend = Recorded {
-        sids: vec![SID],
-        ..Default::default()
-    };
-    let mut guest = Guest {
-        vsmmu: VSmmu::new(regs, &mem, backend, InvalidationBatch::new(&sink), &irqs),
-        mem: &mem,
-        prod: 0,
-    };
+    let (mem, sink, irqs) = parts();
+    let mut guest = Guest::with_msi(&mem, &sink, &irqs);
     guest.enable();
     // The sync's MSI goes to RAM that faults on writes (not a doorbell).
     let target = RAM + 0x5_0000;
