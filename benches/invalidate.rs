@@ -18,10 +18,9 @@ mod common;
 use common::measure;
 use iommufd::IommuFd;
 use iommufd::arch::Smmuv3;
-use iommufd::arch::smmuv3::command::TlbiRange;
-use iommufd::arch::smmuv3::{CommandRules, GuestCommand, SmmuCaps, Step, classify, command as cmd};
+use iommufd::arch::smmuv3::{CommandRules, GuestCommand, Step, classify, command as cmd};
 use iommufd::batch::{InvalidationBatch, InvalidationSink, VIommuIdSink};
-use iommufd::uapi::{HwCapabilities, IommuHwInfoArmSmmuv3, IommuViommuArmSmmuv3Invalidate};
+use iommufd::uapi::IommuViommuArmSmmuv3Invalidate;
 use std::hint::black_box;
 use zerocopy::IntoBytes;
 
@@ -46,14 +45,7 @@ impl InvalidationSink for Discard {
 
 fn main() {
     common::print_host_clock();
-    let caps = SmmuCaps::decode(
-        &IommuHwInfoArmSmmuv3 {
-            idr: [0x0d44_101b, 0x0273_0010, 0, 0x1414, 0, 0x74],
-            aidr: 1,
-            ..Default::default()
-        },
-        HwCapabilities::empty(),
-    );
+    let caps = common::qemu_caps();
     let rules = CommandRules::new(&caps);
     let null = IommuFd::open_path("/dev/null").unwrap();
     let viommu = iommufd::VIommuId::from_raw(1);
@@ -62,21 +54,10 @@ fn main() {
     };
 
     // A guest's typical unmap: per-page TLBI_NH_VA (some as ranges), then CMD_SYNC.
-    let unmap: Vec<[u8; 16]> = (0..63u64)
-        .map(|i| {
-            let va = 0x4000_0000 + (i << 12);
-            bytes(if i % 4 == 3 {
-                let range = TlbiRange {
-                    num: 3,
-                    scale: 0,
-                    tg: 1,
-                    ttl: 3,
-                };
-                cmd::tlbi_nh_va_range(3, va, true, range)
-            } else {
-                cmd::tlbi_nh_va(3, va, true)
-            })
-        })
+    let unmap: Vec<[u8; 16]> = common::guest_unmap(64, true)
+        .into_iter()
+        .take(63) // the TLBIs, without the CMD_SYNC
+        .map(bytes)
         .collect();
     let nh_all = vec![bytes(cmd::tlbi_nh_all()); 63];
     println!("one raw guest command, ns per command (63 per round, 9 interleaved rounds):");

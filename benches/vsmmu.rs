@@ -26,9 +26,9 @@ mod common;
 mod alloc_count;
 
 use iommufd::arch::Smmuv3;
-use iommufd::arch::smmuv3::{CommandRules, Drain, SmmuCaps, StreamSpan};
+use iommufd::arch::smmuv3::{CommandRules, Drain, StreamSpan};
 use iommufd::batch::{InvalidationBatch, InvalidationSink};
-use iommufd::uapi::{HwCapabilities, IommuHwInfoArmSmmuv3, IommuViommuArmSmmuv3Invalidate};
+use iommufd::uapi::IommuViommuArmSmmuv3Invalidate;
 use iommufd::vsmmu::{
     CommandHost, CommandQueue, Consumed, FakeGuestMemory, FileGuestMemory, FileRegion, GuestMemory,
     Ring, SyncSignal,
@@ -98,14 +98,7 @@ fn consume(queue: &mut Queue<'_>, mem: &impl GuestMemory, n: u32, host: &mut Hos
 fn main() {
     common::print_host_clock();
     // QEMU's SMMUv3 (range invalidation, 16-bit ASIDs), as in the invalidate bench.
-    let caps = SmmuCaps::decode(
-        &IommuHwInfoArmSmmuv3 {
-            idr: [0x0d44_101b, 0x0273_0010, 0, 0x1414, 0, 0x74],
-            aidr: 1,
-            ..Default::default()
-        },
-        HwCapabilities::empty(),
-    );
+    let caps = common::qemu_caps();
     let rules = CommandRules::new(&caps);
 
     let memfd =
