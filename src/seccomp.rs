@@ -141,6 +141,10 @@ pub enum Syscall {
     /// [`FileGuestMemory`](crate::vsmmu::FileGuestMemory) (the vSMMU's event queue,
     /// CMD_SYNC completions).
     Pwrite64,
+    /// Checking that each file holds its region before mapping it
+    /// ([`MappedGuestMemory::map`](crate::vsmmu::MappedGuestMemory::map), at boot;
+    /// its `mmap` and `munmap` are on every Rust program's list).
+    Fstat,
 }
 
 impl Syscall {
@@ -156,6 +160,7 @@ impl Syscall {
             Syscall::Futex => "futex",
             Syscall::Pread64 => "pread64",
             Syscall::Pwrite64 => "pwrite64",
+            Syscall::Fstat => "fstat",
         }
     }
 
@@ -177,6 +182,7 @@ mod table {
             Syscall::Write => 1,
             Syscall::Open => 2,
             Syscall::Close => 3,
+            Syscall::Fstat => 5,
             Syscall::Ioctl => 16,
             Syscall::Pread64 => 17,
             Syscall::Pwrite64 => 18,
@@ -200,6 +206,7 @@ mod table {
             Syscall::Write => 64,
             Syscall::Pread64 => 67,
             Syscall::Pwrite64 => 68,
+            Syscall::Fstat => 80,
             Syscall::Futex => 98,
             Syscall::Open => return None,
         })
@@ -226,6 +233,7 @@ pub const SYSCALLS: &[Syscall] = &[
     Syscall::Futex,
     Syscall::Pread64,
     Syscall::Pwrite64,
+    Syscall::Fstat,
 ];
 
 /// The system calls a running VM needs from the crate after boot.

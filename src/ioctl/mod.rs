@@ -9,6 +9,9 @@
 //! request ([`command::Command`], impls in `bindings`), so a command function names
 //! only its struct: [`command::call`] (safe, for structs without user pointers) or
 //! [`command::call_with_pointers`] infers the opcode and stamps the size.
+//!
+//! The one other `unsafe` the crate needs lives here too: [`mapping`], the shared
+//! mapping of guest RAM behind [`MappedGuestMemory`](crate::vsmmu::MappedGuestMemory).
 
 #![allow(unsafe_code)]
 
@@ -17,6 +20,7 @@ mod command;
 mod dma;
 pub(crate) mod hwpt;
 pub(crate) mod ioas;
+pub(crate) mod mapping;
 #[cfg(feature = "mock")]
 pub(crate) mod mock;
 #[cfg(feature = "mock")]

@@ -109,8 +109,8 @@ pub use event_queue::{
 #[cfg_attr(docsrs, doc(cfg(feature = "vm-memory")))]
 pub use guest_memory::VmMemory;
 pub use guest_memory::{
-    FakeGuestMemory, FileGuestMemory, FileRegion, GuestMemory, GuestMemoryError, GuestMemoryFault,
-    GuestRegionError,
+    FakeGuestMemory, FileGuestMemory, FileRegion, GuestMappingError, GuestMemory, GuestMemoryError,
+    GuestMemoryFault, GuestRegionError, MappedGuestMemory,
 };
 pub use interrupts::{Interrupt, Interrupts, MsiWrite, NoInterrupts};
 pub use queue::Ring;

@@ -11,6 +11,7 @@ mod drain;
 mod encoding;
 mod errors;
 mod guest_memory;
+mod guest_memory_mapped;
 mod misuse;
 mod seccomp;
 #[path = "../shared/seccomp_filter.rs"]

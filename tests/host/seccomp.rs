@@ -105,6 +105,7 @@ fn syscall_numbers_are_libcs() {
         (Syscall::Futex, Some(libc::SYS_futex)),
         (Syscall::Pread64, Some(libc::SYS_pread64)),
         (Syscall::Pwrite64, Some(libc::SYS_pwrite64)),
+        (Syscall::Fstat, Some(libc::SYS_fstat)),
     ];
     assert_eq!(expected.len(), SYSCALLS.len());
     for (call, nr) in expected {

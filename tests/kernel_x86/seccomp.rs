@@ -16,6 +16,7 @@ use iommufd::mock::{MockChecks, MockDevice};
 use iommufd::seccomp::{IOCTLS, RUNTIME_IOCTLS, RUNTIME_SYSCALLS, SYSCALLS, request_numbers};
 use iommufd::states::{DeviceState, GuestStage1, IoasReady, VEventEntry};
 use iommufd::uapi::*;
+use iommufd::vsmmu::{FileRegion, GuestMemory, MappedGuestMemory};
 use iommufd::{Access, ErrorKind, HwptId, IommuFd, Iova, MapAt, Op};
 use rustix::fd::AsFd;
 use rustix::io::Errno;
@@ -92,6 +93,8 @@ fn walkthrough() {
         .map_err(|e| e.into_parts().1)
         .unwrap();
     let bypass = viommu.default_hwpt(DefaultStage1::Bypass).unwrap();
+    // The vSMMU's view of guest RAM, mapped at boot (fstat, mmap).
+    let guest = MappedGuestMemory::map([FileRegion::new(ram.as_fd(), 0, GUEST_RAM, 0)]).unwrap();
     // A request of the uAPI the crate does not wrap is on no list.
     assert_eq!(
         raw_ioctl(fd.as_fd(), IOMMU_IOAS_NOIOMMU_GET_PA as u64),
@@ -100,6 +103,15 @@ fn walkthrough() {
 
     // Phase 2, the guest runs: the runtime filter on top.
     install(RUNTIME_SYSCALLS, &with_test_cmd(RUNTIME_IOCTLS)).unwrap();
+
+    // The vSMMU reads and writes guest RAM with no system call.
+    guest.write_u64(0x1000, 0x5eed).unwrap();
+    let mut word = [0; 8];
+    rustix::io::pread(&ram, &mut word, 0x1000).unwrap();
+    assert_eq!(
+        (u64::from_le_bytes(word), guest.read_u64(0x1000).unwrap()),
+        (0x5eed, 0x5eed)
+    );
 
     // A guest STE write: nested HWPT, attach by replace.
     let nested = bound

@@ -4,7 +4,7 @@
 //! the same fd. The crate maps nothing itself and needs no `unsafe`: the kernel
 //! copies, and a guest changing the memory under a read only changes what is read.
 
-use super::{GuestMemory, GuestMemoryError, GuestMemoryFault, access_end};
+use super::{GuestMemory, GuestMemoryError, GuestMemoryFault, GuestRegionError, regions};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::io::Errno;
 use std::sync::Arc;
@@ -64,49 +64,16 @@ impl<F> FileRegion<F> {
     pub const fn offset(&self) -> u64 {
         self.offset
     }
-
-    /// One past its last guest physical address: cannot overflow once
-    /// [`FileGuestMemory::new`] accepted the region.
-    const fn end(&self) -> u64 {
-        self.gpa.saturating_add(self.len)
-    }
 }
 
-/// Why a set of [`FileRegion`]s is no guest memory. Indices count the regions in
-/// the order they were given.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum GuestRegionError {
-    /// A region of no bytes: a VMM bug rather than RAM.
-    #[error("guest RAM region {index} is empty")]
-    Empty {
-        /// The region.
-        index: usize,
-    },
-    /// `gpa + len` passes `u64::MAX`.
-    #[error("guest RAM region {index} runs past the end of the guest physical address space")]
-    GpaOverflow {
-        /// The region.
-        index: usize,
-    },
-    /// `offset + len` passes the largest file offset (`i64::MAX`), so no `pread` could
-    /// reach its end.
-    #[error("guest RAM region {index} runs past the largest file offset")]
-    OffsetOverflow {
-        /// The region.
-        index: usize,
-    },
-    /// Two regions claim the same guest physical address: which file holds it would
-    /// be ambiguous. (Two regions over the same file range are fine: aliases.)
-    #[error("guest RAM regions {first} and {second} overlap at {gpa:#x}")]
-    Overlap {
-        /// The earlier of the two, in the order given.
-        first: usize,
-        /// The later.
-        second: usize,
-        /// The first guest physical address both claim.
-        gpa: u64,
-    },
+impl<F> regions::Span for FileRegion<F> {
+    fn base(&self) -> u64 {
+        self.gpa
+    }
+
+    fn size(&self) -> u64 {
+        self.len
+    }
 }
 
 /// Guest RAM as [`FileRegion`]s, read and written with `pread`/`pwrite`: what a VMM
@@ -156,40 +123,13 @@ impl<F> FileGuestMemory<F> {
     /// and regions that overlap in guest physical space. Makes no system call: the
     /// files are not checked until accessed.
     pub fn new(regions: impl IntoIterator<Item = FileRegion<F>>) -> Result<Self, GuestRegionError> {
-        let mut indexed: Vec<(usize, FileRegion<F>)> = regions.into_iter().enumerate().collect();
-        for (index, region) in &indexed {
-            let index = *index;
-            if region.is_empty() {
-                return Err(GuestRegionError::Empty { index });
+        let regions = regions::sorted(regions, |index, region| {
+            match region.offset.checked_add(region.len) {
+                Some(end) if end <= MAX_FILE_END => Ok(()),
+                _ => Err(GuestRegionError::OffsetOverflow { index }),
             }
-            if region.gpa.checked_add(region.len).is_none() {
-                return Err(GuestRegionError::GpaOverflow { index });
-            }
-            if region
-                .offset
-                .checked_add(region.len)
-                .is_none_or(|end| end > MAX_FILE_END)
-            {
-                return Err(GuestRegionError::OffsetOverflow { index });
-            }
-        }
-        indexed.sort_by_key(|(_, region)| region.gpa);
-        // Sorted by base, a region overlaps some other one exactly when it overlaps
-        // its successor.
-        for pair in indexed.windows(2) {
-            if let [(a, low), (b, high)] = pair {
-                if low.end() > high.gpa {
-                    return Err(GuestRegionError::Overlap {
-                        first: *a.min(b),
-                        second: *a.max(b),
-                        gpa: high.gpa,
-                    });
-                }
-            }
-        }
-        Ok(Self {
-            regions: indexed.into_iter().map(|(_, region)| region).collect(),
-        })
+        })?;
+        Ok(Self { regions })
     }
 
     /// The regions, sorted by guest physical address.
@@ -201,55 +141,13 @@ impl<F> FileGuestMemory<F> {
     pub fn into_regions(self) -> Vec<FileRegion<F>> {
         self.regions
     }
-
-    /// Calls `each(region, file offset, start in the caller's buffer, length)` for
-    /// every piece of the access of `len` bytes at `gpa`, in order, once the regions
-    /// are known to cover all of it: a hole refuses the access before any piece.
-    fn for_each_piece(
-        &self,
-        gpa: u64,
-        len: usize,
-        mut each: impl FnMut(&FileRegion<F>, u64, usize, usize) -> Result<(), GuestMemoryFault>,
-    ) -> Result<(), GuestMemoryError> {
-        if len == 0 {
-            return Ok(());
-        }
-        let end = access_end(gpa, len)?;
-        // The first region ending after `gpa`; it holds `gpa` if anything does.
-        let first = self.regions.partition_point(|region| region.end() <= gpa);
-        let pieces = self.regions.get(first..).unwrap_or_default();
-        let mut covered = gpa;
-        for region in pieces {
-            if covered >= end || region.gpa > covered {
-                break;
-            }
-            covered = region.end();
-        }
-        if covered < end {
-            return Err(GuestMemoryError::unmapped(gpa, len));
-        }
-        let mut at = gpa;
-        let mut done = 0usize;
-        for region in pieces {
-            if at >= end {
-                break;
-            }
-            // At most `len - done` bytes, so the cast to usize loses nothing.
-            let piece = (region.end().min(end) - at) as usize;
-            let offset = region.offset + (at - region.gpa);
-            each(region, offset, done, piece)
-                .map_err(|fault| GuestMemoryError::new(gpa, len, fault))?;
-            at += piece as u64;
-            done += piece;
-        }
-        Ok(())
-    }
 }
 
 impl<F: AsFd + Send + Sync> GuestMemory for FileGuestMemory<F> {
     fn read(&self, gpa: u64, buf: &mut [u8]) -> Result<(), GuestMemoryError> {
         let len = buf.len();
-        self.for_each_piece(gpa, len, |region, offset, start, piece| {
+        regions::for_each_piece(&self.regions, gpa, len, |region, at, start, piece| {
+            let offset = region.offset + at;
             let part = buf
                 .get_mut(start..start + piece)
                 .ok_or(GuestMemoryFault::Io(Errno::FAULT))?;
@@ -258,12 +156,18 @@ impl<F: AsFd + Send + Sync> GuestMemory for FileGuestMemory<F> {
     }
 
     fn write(&self, gpa: u64, data: &[u8]) -> Result<(), GuestMemoryError> {
-        self.for_each_piece(gpa, data.len(), |region, offset, start, piece| {
-            let part = data
-                .get(start..start + piece)
-                .ok_or(GuestMemoryFault::Io(Errno::FAULT))?;
-            pwrite_all(region.file.as_fd(), part, offset)
-        })
+        regions::for_each_piece(
+            &self.regions,
+            gpa,
+            data.len(),
+            |region, at, start, piece| {
+                let offset = region.offset + at;
+                let part = data
+                    .get(start..start + piece)
+                    .ok_or(GuestMemoryFault::Io(Errno::FAULT))?;
+                pwrite_all(region.file.as_fd(), part, offset)
+            },
+        )
     }
 }
 

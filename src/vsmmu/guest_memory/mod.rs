@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Guest memory as the vSMMU reaches it: the stream table, the command and event
 //! queues and CMD_SYNC's MSI writes all live at guest physical addresses. A VMM
-//! supplies one [`GuestMemory`]; the crate has three:
+//! supplies one [`GuestMemory`]; the crate has four:
 //!
 //! | the VMM has | use |
 //! | --- | --- |
-//! | guest RAM in a memfd (or any file), mapped into the IOAS with [`IoasReady::map_file`](crate::states::IoasReady::map_file) | [`FileGuestMemory`]: `pread`/`pwrite` on the same fd, no mapping of its own |
+//! | guest RAM in a memfd (or any file), mapped into the IOAS with [`IoasReady::map_file`](crate::states::IoasReady::map_file) | [`MappedGuestMemory`]: the same file ranges mapped once, copies from them (no system call per access) |
+//! | the same, where the VMM's filter or design rules out another mapping | [`FileGuestMemory`]: `pread`/`pwrite` on the same fd (a system call per access) |
 //! | rust-vmm's `vm-memory` (`GuestMemoryMmap`, `GuestMemoryAtomic`, ...) | `VmMemory` (feature `vm-memory`) |
 //! | a unit test | [`FakeGuestMemory`]: bytes in a `Vec`, ranges made to fault on demand |
 //!
@@ -15,13 +16,16 @@
 
 mod fake;
 mod file;
+mod mapped;
+mod regions;
 #[cfg(feature = "vm-memory")]
 mod vm_memory;
 
 #[cfg(feature = "vm-memory")]
 pub use self::vm_memory::VmMemory;
 pub use fake::FakeGuestMemory;
-pub use file::{FileGuestMemory, FileRegion, GuestRegionError};
+pub use file::{FileGuestMemory, FileRegion};
+pub use mapped::{GuestMappingError, MappedGuestMemory};
 
 use rustix::io::Errno;
 
@@ -93,6 +97,44 @@ impl<M: GuestMemory + ?Sized> GuestMemory for Box<M> {
     fn write(&self, gpa: u64, data: &[u8]) -> Result<(), GuestMemoryError> {
         (**self).write(gpa, data)
     }
+}
+
+/// Why a set of [`FileRegion`]s is no guest memory ([`FileGuestMemory::new`],
+/// [`MappedGuestMemory::map`]). Indices count the regions in
+/// the order they were given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GuestRegionError {
+    /// A region of no bytes: a VMM bug rather than RAM.
+    #[error("guest RAM region {index} is empty")]
+    Empty {
+        /// The region.
+        index: usize,
+    },
+    /// `gpa + len` passes `u64::MAX`.
+    #[error("guest RAM region {index} runs past the end of the guest physical address space")]
+    GpaOverflow {
+        /// The region.
+        index: usize,
+    },
+    /// `offset + len` passes the largest file offset (`i64::MAX`), so no `pread` could
+    /// reach its end.
+    #[error("guest RAM region {index} runs past the largest file offset")]
+    OffsetOverflow {
+        /// The region.
+        index: usize,
+    },
+    /// Two regions claim the same guest physical address: which file holds it would
+    /// be ambiguous. (Two regions over the same file range are fine: aliases.)
+    #[error("guest RAM regions {first} and {second} overlap at {gpa:#x}")]
+    Overlap {
+        /// The earlier of the two, in the order given.
+        first: usize,
+        /// The later.
+        second: usize,
+        /// The first guest physical address both claim.
+        gpa: u64,
+    },
 }
 
 /// A guest memory access that did not complete (an SMMU reports it to the guest as
