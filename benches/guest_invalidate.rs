@@ -281,7 +281,9 @@ fn ring(
 ) {
     use iommufd::arch::smmuv3::Drain;
     use iommufd::arch::smmuv3::command as cmd;
-    use iommufd::vsmmu::{CommandQueue, Consumed, FileGuestMemory, FileRegion, GuestMemory, Ring};
+    use iommufd::vsmmu::{
+        CommandQueue, Consumed, FileGuestMemory, FileRegion, GuestMemory, MappedGuestMemory, Ring,
+    };
     use iommufd::{Access, Iova, MapAt};
     use std::sync::Arc;
     /// Guest RAM at this guest physical address: a ring of 2^13 commands (128 KiB)
@@ -301,7 +303,8 @@ fn ring(
     )
     .unwrap();
     let file = FileGuestMemory::new([FileRegion::new(memfd.clone(), BASE, RAM as u64, 0)]).unwrap();
-    let mapped = common::MappedMemory::new(&memfd, BASE, RAM);
+    let mapped =
+        MappedGuestMemory::map([FileRegion::new(memfd.clone(), BASE, RAM as u64, 0)]).unwrap();
     // Range fields only where the SMMU has range invalidation (QEMU's has).
     let range = cmd::tlbi_nh_va_range(
         3,

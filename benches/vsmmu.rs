@@ -31,7 +31,7 @@ use iommufd::batch::{InvalidationBatch, InvalidationSink};
 use iommufd::uapi::IommuViommuArmSmmuv3Invalidate;
 use iommufd::vsmmu::{
     CommandHost, CommandQueue, Consumed, FakeGuestMemory, FileGuestMemory, FileRegion, GuestMemory,
-    Ring, SyncSignal,
+    MappedGuestMemory, Ring, SyncSignal,
 };
 use std::cell::Cell;
 use std::hint::black_box;
@@ -105,7 +105,8 @@ fn main() {
         Arc::new(rustix::fs::memfd_create("guest-ram", rustix::fs::MemfdFlags::CLOEXEC).unwrap());
     rustix::fs::ftruncate(&memfd, RAM as u64).unwrap();
     let file = FileGuestMemory::new([FileRegion::new(memfd.clone(), BASE, RAM as u64, 0)]).unwrap();
-    let mapped = common::MappedMemory::new(&memfd, BASE, RAM);
+    let mapped =
+        MappedGuestMemory::map([FileRegion::new(memfd.clone(), BASE, RAM as u64, 0)]).unwrap();
     let fake = FakeGuestMemory::new(BASE, RAM);
 
     println!(

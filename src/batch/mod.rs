@@ -158,6 +158,34 @@ impl<S: InvalidationSink, const N: usize> InvalidationBatch<S, N> {
         self.len == 0
     }
 
+    /// Appends the entries `next(0)`, `next(1)`, ... up to `count` of them, while
+    /// `next` makes one and the batch has room (it never flushes): `next(k)` is guest
+    /// command `first_guest_index + k`. Returns how many it appended. The drain's
+    /// straight line: one loop with the length in a register, no call in it.
+    #[inline(always)]
+    pub(crate) fn append_while(
+        &mut self,
+        first_guest_index: u32,
+        count: usize,
+        mut next: impl FnMut(usize) -> Option<<S::Family as Family>::Invalidation>,
+    ) -> usize {
+        let len = self.len;
+        let (Some(slots), Some(indices)) =
+            (self.entries.get_mut(len..), self.guest_index.get_mut(len..))
+        else {
+            return 0;
+        };
+        let mut taken = 0;
+        for ((slot, index), k) in slots.iter_mut().zip(indices).zip(0..count) {
+            let Some(entry) = next(k) else { break };
+            *slot = entry;
+            *index = first_guest_index.wrapping_add(k as u32);
+            taken += 1;
+        }
+        self.len = len + taken;
+        taken
+    }
+
     /// Adds an entry (an already-checked invalidation), flushing first when full.
     #[inline]
     pub fn push(

@@ -372,10 +372,24 @@ where
             // `want <= RUN`: the bound is there for the optimiser, not at run time.
             let run = &mut buf[..want.min(RUN)];
             let (read, fault) = fetch(mem, ring, cons, run);
-            for raw in run.iter().take(read) {
+            let fetched = run.get(..read).unwrap_or_default();
+            let mut i = 0;
+            while i < fetched.len() {
+                // The legal TLBIs in one loop; a run never crosses the ring's end,
+                // so their indices need no wrap until the last.
+                let taken = self.batch.append_legal_tlbis(
+                    cons,
+                    fetched.get(i..).unwrap_or_default(),
+                    &self.rules,
+                );
+                i += taken;
+                cons = cons.wrapping_add(taken as u32) & ring.index_mask();
+                // `fetched[i]` is no legal TLBI, or the batch is full.
+                let Some(raw) = fetched.get(i) else { break };
                 let next = ring.next(cons);
                 self.execute(cons, next, raw, has_vdevice, host)?;
                 cons = next;
+                i += 1;
             }
             if let Some(error) = fault {
                 // The commands before the one that faulted ran: send what waits.

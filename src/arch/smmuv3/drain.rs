@@ -152,15 +152,36 @@ where
         rules: &CommandRules,
         has_vdevice: impl Fn(u32) -> bool,
     ) -> Result<Drain, DrainError> {
-        for (i, raw) in queue.iter().enumerate() {
+        let mut i = 0;
+        while i < queue.len() {
+            i += self.append_legal_tlbis(first_index.wrapping_add(i as u32), &queue[i..], rules);
+            // `queue[i]` is no legal TLBI, or the batch is full: the whole way.
+            let Some(raw) = queue.get(i) else { break };
             let guest_index = first_index.wrapping_add(i as u32);
             match self.push_guest_command(guest_index, raw, rules, &has_vdevice)? {
                 Step::Synced => return Ok(Drain::Synced { guest_index }),
                 Step::ReloadStes(span) => return Ok(Drain::ReloadStes { guest_index, span }),
                 Step::Queued | Step::Nothing => {}
             }
+            i += 1;
         }
         Ok(Drain::End)
+    }
+
+    /// Appends the legal TLBIs at the head of `run` (`run[0]` being guest command
+    /// `first_index`) while the batch has room; returns how many. What
+    /// [`push_guest_command`](Self::push_guest_command) would do with each of them,
+    /// in one tight loop: the drain's and the vSMMU command queue's straight line.
+    #[inline]
+    pub(crate) fn append_legal_tlbis(
+        &mut self,
+        first_index: u32,
+        run: &[[u8; 16]],
+        rules: &CommandRules,
+    ) -> usize {
+        self.append_while(first_index, run.len(), |k| {
+            run.get(k).and_then(|raw| rules.forwarded_tlbi(raw))
+        })
     }
 
     /// Everything but a legal TLBI: the full checks, then what the command asks.
