@@ -9,8 +9,8 @@
 //! the ARM driver's block), flushing at the CMD_SYNC. The raw push loop stores
 //! the same N-1 commands, already in memory and unchecked, with `push` into the
 //! same batch, then flushes. Guest memory is a memfd read with `pread`
-//! (`FileGuestMemory`, the VMM's real path), the same memfd mapped and copied out of
-//! (what a VMM on rust-vmm's `vm-memory` does), or `FakeGuestMemory` (a `Vec`
+//! (`FileGuestMemory`), the same memfd mapped once and copied out of
+//! (`MappedGuestMemory`, what a VMM on rust-vmm's `vm-memory` does too), or `FakeGuestMemory` (a `Vec`
 //! behind a lock).
 //!
 //! The kernel's stand-in is a sink that counts the entries and answers at once:

@@ -15,7 +15,7 @@ pub use sync::{CompletionSignal, SyncSignal};
 
 use super::{GuestMemory, Ring};
 use crate::arch::Family;
-use crate::arch::smmuv3::{CommandRules, Step, StreamSpan};
+use crate::arch::smmuv3::{CommandError, CommandRules, DrainError, Step, StreamSpan};
 use crate::batch::{InvalidationBatch, InvalidationSink};
 use crate::uapi::IommuViommuArmSmmuv3Invalidate;
 use fetch::{Entry, RUN, fetch};
@@ -145,7 +145,11 @@ pub struct Consumed {
 /// reserved: CERROR_ILL. CFGI_STE, CFGI_STE_RANGE and CFGI_ALL (§4.3.1, §4.3.2,
 /// §4.3.6) call [`CommandHost::reload_stes`] once everything before them was
 /// sent. Prefetches (§4.2) are hints a vSMMU has no cache to warm with. RES0 bits
-/// set in any of them: CERROR_ILL by default ([`ReservedBits`]).
+/// set in any of them: CERROR_ILL by default ([`ReservedBits`]). A legal CFGI_CD,
+/// CFGI_CD_ALL or ATC_INV for a StreamID with no vDEVICE (a device unplugged, or
+/// never plugged) does nothing, as on an SMMU with nothing cached for the stream,
+/// where the kernel would refuse it: CONS moves past it (after the batch before it
+/// was sent).
 ///
 /// # Example
 ///
@@ -415,10 +419,17 @@ where
     ) -> Result<(), CommandQueueError> {
         match self
             .batch
-            .push_guest_command(index, raw, &self.rules, has_vdevice)?
+            .push_guest_command(index, raw, &self.rules, has_vdevice)
         {
-            Step::Queued => Ok(()),
-            step => self.execute_own(index, next, raw, step, host),
+            Ok(Step::Queued) => Ok(()),
+            Ok(step) => self.execute_own(index, next, raw, step, host),
+            // A legal CFGI_CD* or ATC_INV for a StreamID with no vDEVICE: nothing
+            // is cached for it ("Commands the kernel never sees").
+            Err(DrainError::Illegal {
+                cause: CommandError::UnknownStream { .. },
+                ..
+            }) => Ok(()),
+            Err(e) => Err(e.into()),
         }
     }
 

@@ -23,9 +23,11 @@
 //!   [`SmmuCaps::msi`](crate::arch::smmuv3::SmmuCaps::msi) is advertised and the
 //!   firmware gives the SMMU an MSI parent (the callback then gets
 //!   [`Interrupts::msi`] with the doorbell address).
-//! - **Guest memory**: [`FileGuestMemory`] over the memfd the VMM maps into the
-//!   IOAS with [`map_file`](crate::states::IoasReady::map_file) (or [`VmMemory`]
-//!   over rust-vmm's `vm-memory`, feature `vm-memory`).
+//! - **Guest memory**: [`MappedGuestMemory`] over the memfd the VMM maps into the
+//!   IOAS with [`map_file`](crate::states::IoasReady::map_file), mapped once (or
+//!   [`VmMemory`] over rust-vmm's `vm-memory`, feature `vm-memory`, or
+//!   [`FileGuestMemory`], `pread`/`pwrite` on the memfd, where no mapping may be
+//!   made).
 //! - **Which device is behind it**: each PCI requester ID maps to a guest
 //!   StreamID (the PCIe host's `iommu-map`, or the IORT ID mapping); bind the
 //!   device with that StreamID ([`VIommuAllocated::bind`](crate::states::VIommuAllocated::bind))
@@ -38,7 +40,7 @@
 //! use iommufd::batch::InvalidationBatch;
 //! use iommufd::states::VIommuAllocated;
 //! use iommufd::vsmmu::{
-//!     Devices, FileGuestMemory, FileRegion, Interrupt, Interrupts, Registers, VEventPump,
+//!     Devices, FileRegion, Interrupt, Interrupts, MappedGuestMemory, Registers, VEventPump,
 //!     VSmmu, VsmmuConfig, Width,
 //! };
 //! use iommufd::arch::Smmuv3;
@@ -59,12 +61,12 @@
 //!     ram: Arc<OwnedFd>,
 //!     ram_gpa: u64,
 //!     ram_len: u64,
-//! ) -> Result<VSmmu<FileGuestMemory, Devices<Smmuv3, VfioDevice>, VIommuAllocated<Smmuv3>, Gic>,
+//! ) -> Result<VSmmu<MappedGuestMemory, Devices<Smmuv3, VfioDevice>, VIommuAllocated<Smmuv3>, Gic>,
 //!             Box<dyn std::error::Error>> {
 //!     let (info, hw) = viommu.hw_info(&dev)?;
 //!     let host = SmmuCaps::decode(&info, hw.capabilities);
 //!     let regs = Registers::new(&host, VsmmuConfig::for_host(&host))?; // refuses what the host cannot back
-//!     let mem = FileGuestMemory::new([FileRegion::new(ram, ram_gpa, ram_len, 0)])?;
+//!     let mem = MappedGuestMemory::map([FileRegion::new(ram, ram_gpa, ram_len, 0)])?;
 //!     let vsmmu = VSmmu::new(regs, mem, Devices::new(), InvalidationBatch::new(viommu.clone()), Gic)
 //!         .with_vevent_queue(VEventPump::new(viommu.alloc_vevent_queue(64)?));
 //!     let bound = viommu.bind(dev, 0x8).map_err(|e| e.into_parts().1)?; // guest StreamID 8
@@ -73,7 +75,7 @@
 //! }
 //!
 //! // In the MMIO exit handler, for an access at `offset` into the 128 KiB window:
-//! # fn exit(vsmmu: &VSmmu<FileGuestMemory, Devices<Smmuv3, VfioDevice>, VIommuAllocated<Smmuv3>, Gic>, offset: u64, value: u64) {
+//! # fn exit(vsmmu: &VSmmu<MappedGuestMemory, Devices<Smmuv3, VfioDevice>, VIommuAllocated<Smmuv3>, Gic>, offset: u64, value: u64) {
 //! match vsmmu.write(offset, Width::U32, value) {
 //!     Ok(_) => {}
 //!     Err(e) => eprintln!("vSMMU: {e}"), // a misaligned access: the guest's bug

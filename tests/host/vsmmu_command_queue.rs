@@ -238,6 +238,30 @@ fn tlbis_wait_for_the_sync_and_go_in_one_call_per_sync_that_has_any() {
 }
 
 #[test]
+fn context_invalidations_for_a_stream_without_a_vdevice_do_nothing() {
+    let (ram, ring, sink) = (Ram::new(0x1000), ring(4), RecordingSink::new());
+    let mut q = queue(&sink);
+    let mut host = Host::new(&sink);
+    let commands = [
+        asid(1),
+        cmd::cfgi_cd(VSID + 1, 0, true), // no vDEVICE: nothing
+        cmd::cfgi_cd_all(VSID + 2),      // nor here
+        cmd::cfgi_cd(VSID, 0, true),     // the plugged device's: forwarded
+        cmd::sync(),
+        cmd::command(0x06 | 1 << 8 | u64::from(VSID + 1) << 32, 0), // CFGI_CD_ALL, RES0 bit 8
+    ];
+    let prod = post(&ram, &ring, 0, &commands);
+    let done = q.consume(&ram, ring, prod, 0, has_vdevice, &mut host);
+    // Reserved bits in one are still an illegal command.
+    assert_eq!(done.cons, 5);
+    assert_eq!(done.error.map(|e| e.cerror()), Some(CError::Ill));
+    // The batch before the first skipped command went first; nothing for the
+    // unplugged streams reached the kernel.
+    assert_eq!(entries(&sink), [vec![asid(1)], vec![commands[3]]]);
+    assert_eq!(host.events, [plain_sync(4, 5, 2)]);
+}
+
+#[test]
 fn tlbis_without_a_sync_are_sent_when_the_queue_drains() {
     let (ram, ring, sink) = (Ram::new(0x1000), ring(4), RecordingSink::new());
     let mut q = queue(&sink);
