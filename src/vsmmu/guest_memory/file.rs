@@ -66,6 +66,17 @@ impl<F> FileRegion<F> {
     }
 }
 
+impl<F> FileRegion<F> {
+    /// Refuses a file range whose end passes the largest file offset: region
+    /// `index` of the caller's list.
+    pub(super) fn check_file_range(index: usize, region: &Self) -> Result<(), GuestRegionError> {
+        match region.offset.checked_add(region.len) {
+            Some(end) if end <= MAX_FILE_END => Ok(()),
+            _ => Err(GuestRegionError::OffsetOverflow { index }),
+        }
+    }
+}
+
 impl<F> regions::Span for FileRegion<F> {
     fn base(&self) -> u64 {
         self.gpa
@@ -123,12 +134,7 @@ impl<F> FileGuestMemory<F> {
     /// and regions that overlap in guest physical space. Makes no system call: the
     /// files are not checked until accessed.
     pub fn new(regions: impl IntoIterator<Item = FileRegion<F>>) -> Result<Self, GuestRegionError> {
-        let regions = regions::sorted(regions, |index, region| {
-            match region.offset.checked_add(region.len) {
-                Some(end) if end <= MAX_FILE_END => Ok(()),
-                _ => Err(GuestRegionError::OffsetOverflow { index }),
-            }
-        })?;
+        let regions = regions::sorted(regions, FileRegion::check_file_range)?;
         Ok(Self { regions })
     }
 

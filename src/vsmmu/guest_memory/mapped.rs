@@ -125,11 +125,8 @@ impl MappedGuestMemory {
             .into_iter()
             .enumerate()
             .map(|(index, region)| Indexed { index, region });
-        let sorted = regions::sorted(indexed, |index, Indexed { region, .. }| {
-            match region.offset().checked_add(region.len()) {
-                Some(end) if end <= i64::MAX as u64 => Ok(()),
-                _ => Err(GuestRegionError::OffsetOverflow { index }),
-            }
+        let sorted = regions::sorted(indexed, |index, indexed| {
+            FileRegion::check_file_range(index, &indexed.region)
         })?;
         let mut mapped = Vec::with_capacity(sorted.len());
         for Indexed { index, region } in sorted {
