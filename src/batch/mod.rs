@@ -158,6 +158,50 @@ impl<S: InvalidationSink, const N: usize> InvalidationBatch<S, N> {
         self.len == 0
     }
 
+    /// The free slots, for a reader that fills them in place before it
+    /// [`commit`](Self::commit)s them: the guest's commands land in the batch
+    /// with no copy in between. What is not committed is never sent.
+    #[inline(always)]
+    pub(crate) fn free_slots(&mut self) -> &mut [<S::Family as Family>::Invalidation] {
+        self.entries.get_mut(self.len..).unwrap_or_default()
+    }
+
+    /// The `count` free slots from slot `from` on, which the caller filled
+    /// earlier, moved to the first free slot (the batch's length changed since:
+    /// a flush, or a command that took no slot) and given back there. Empty when
+    /// they are not all free slots.
+    #[inline(always)]
+    pub(crate) fn read_ahead(
+        &mut self,
+        from: usize,
+        count: usize,
+    ) -> &[<S::Family as Family>::Invalidation] {
+        let len = self.len;
+        let Some(end) = from
+            .checked_add(count)
+            .filter(|&end| from >= len && end <= N)
+        else {
+            return &[];
+        };
+        if from != len {
+            self.entries.copy_within(from..end, len);
+        }
+        self.entries.get(len..len + count).unwrap_or_default()
+    }
+
+    /// Appends the first `count` free slots, as the caller filled them (at most
+    /// as many as are free): guest commands `first_guest_index`, ... .
+    #[inline(always)]
+    pub(crate) fn commit(&mut self, first_guest_index: u32, count: usize) {
+        let len = self.len;
+        let indices = self.guest_index.get_mut(len..).unwrap_or_default();
+        let count = count.min(indices.len());
+        for (k, index) in indices.iter_mut().take(count).enumerate() {
+            *index = first_guest_index.wrapping_add(k as u32);
+        }
+        self.len = len + count;
+    }
+
     /// Appends the entries `next(0)`, `next(1)`, ... up to `count` of them, while
     /// `next` makes one and the batch has room (it never flushes): `next(k)` is guest
     /// command `first_guest_index + k`. Returns how many it appended. The drain's

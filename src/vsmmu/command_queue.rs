@@ -18,7 +18,8 @@ use crate::arch::Family;
 use crate::arch::smmuv3::{CommandError, CommandRules, DrainError, Step, StreamSpan};
 use crate::batch::{InvalidationBatch, InvalidationSink};
 use crate::uapi::IommuViommuArmSmmuv3Invalidate;
-use fetch::{Entry, RUN, fetch};
+use fetch::{Entry, fetch};
+use zerocopy::IntoBytes;
 
 /// SMMU_IDR1.CMDQS's largest value (§6.3): a command queue holds at most 2^19
 /// entries.
@@ -80,7 +81,7 @@ pub struct Consumed {
 ///
 /// ```text
 ///  guest writes CMDQ_PROD ──> glue ──> CommandQueue::consume(mem, ring, prod, cons, ..)
-///                                        │ runs of up to 64 commands, one read each
+///                                        │ runs read into the batch's free slots, one read each
 ///                                        ▼
 ///                          push_guest_command (classifier + InvalidationBatch)
 ///        TLBI_*, ATC_INV, CFGI_CD* ──> batch ──> one ioctl at the CMD_SYNC
@@ -358,7 +359,10 @@ where
     }
 
     /// The loop of [`consume`](Self::consume): runs of contiguous slots, each
-    /// read at once and executed in order.
+    /// read at once into the batch's free slots, where the legal TLBIs stay (no
+    /// copy but the read). Another command is executed on its own; the commands
+    /// read after it wait in the free slots (moved down when the batch's length
+    /// changed), so every command is read once.
     fn run<M: GuestMemory + ?Sized>(
         &mut self,
         mem: &M,
@@ -368,37 +372,52 @@ where
         has_vdevice: &impl Fn(u32) -> bool,
         host: &mut impl CommandHost,
     ) -> Result<(), CommandQueueError> {
-        let mut buf: [Entry; RUN] = [[0; 16]; RUN];
         let slots = 1u32 << ring.log2size();
+        // The commands read and not yet executed, from guest index `cons`: `ahead`
+        // of them in the batch's slots from `at`, then the read's fault, if any.
+        let (mut at, mut ahead) = (0, 0);
+        let mut fault = None;
         while !ring.is_empty(prod, cons) {
-            let to_end = slots - ring.slot(cons);
-            let want = ring.pending(prod, cons).min(to_end).min(RUN as u32) as usize;
-            // `want <= RUN`: the bound is there for the optimiser, not at run time.
-            let run = &mut buf[..want.min(RUN)];
-            let (read, fault) = fetch(mem, ring, cons, run);
-            let fetched = run.get(..read).unwrap_or_default();
-            let mut i = 0;
-            while i < fetched.len() {
-                // The legal TLBIs in one loop; a run never crosses the ring's end,
-                // so their indices need no wrap until the last.
-                let taken = self.batch.append_legal_tlbis(
-                    cons,
-                    fetched.get(i..).unwrap_or_default(),
-                    &self.rules,
-                );
-                i += taken;
-                cons = cons.wrapping_add(taken as u32) & ring.index_mask();
-                // `fetched[i]` is no legal TLBI, or the batch is full.
-                let Some(raw) = fetched.get(i) else { break };
-                let next = ring.next(cons);
-                self.execute(cons, next, raw, has_vdevice, host)?;
-                cons = next;
-                i += 1;
+            if ahead == 0 {
+                if let Some(error) = fault {
+                    // The commands before the one that faulted ran: send what waits.
+                    self.batch.flush()?;
+                    return Err(CommandQueueError::Fetch { index: cons, error });
+                }
+                at = self.batch.len();
+                let free = self.batch.free_slots();
+                if free.is_empty() {
+                    // The batch is full: send it, as a push would.
+                    self.batch.flush()?;
+                    continue;
+                }
+                let to_end = slots - ring.slot(cons);
+                let want = (ring.pending(prod, cons).min(to_end) as usize).min(free.len());
+                let run = free.get_mut(..want).unwrap_or_default();
+                (ahead, fault) = fetch(mem, ring, cons, run.as_mut_bytes());
+                continue;
             }
-            if let Some(error) = fault {
-                // The commands before the one that faulted ran: send what waits.
-                self.batch.flush()?;
-                return Err(CommandQueueError::Fetch { index: cons, error });
+            let run = self.batch.read_ahead(at, ahead);
+            if run.len() != ahead {
+                // Not in free slots (cannot happen): read them again.
+                (ahead, fault) = (0, None);
+                continue;
+            }
+            let legal = run
+                .iter()
+                .take_while(|e| self.rules.is_legal_tlbi(e.cmd[0].get(), e.cmd[1].get()))
+                .count();
+            // Copied out: executing it may push into its slot.
+            let other: Option<Entry> = run.get(legal).and_then(|e| e.as_bytes().try_into().ok());
+            self.batch.commit(cons, legal);
+            // A run never crosses the ring's end: the indices wrap at its last.
+            cons = cons.wrapping_add(legal as u32) & ring.index_mask();
+            (at, ahead) = (self.batch.len(), ahead - legal);
+            if let Some(raw) = other {
+                let next = ring.next(cons);
+                (at, ahead) = (at + 1, ahead - 1);
+                self.execute(cons, next, &raw, has_vdevice, host)?;
+                cons = next;
             }
         }
         // The queue drained: nothing may wait behind CONS ("When CONS moves").

@@ -83,6 +83,11 @@
 //! # }
 //! ```
 //!
+//! `examples/vsmmu_host.rs` runs the same wiring on the host with the crate's
+//! stand-ins for the kernel ([`RecordingSink`](crate::batch::RecordingSink),
+//! [`FakeGuestMemory`]) and plays a guest driver through [`VSmmu::read`] and
+//! [`VSmmu::write`]: `cargo run --example vsmmu_host`.
+//!
 //! What a VMM writes by hand without this module, for comparison: OpenVMM's
 //! emulator is 4,490 lines in-tree; this module is about 3,400 lines of code
 //! (without comments) the VMM does not write, and the wiring above is what is left.

@@ -371,18 +371,23 @@ impl Rig {
     /// The VMM's event loop until the guest's event queue holds a record `want`
     /// accepts (10 s at most): poll the vEVENTQ's fd, pump while it is readable,
     /// read the guest's queue. Returns every record read.
+    /// Whether the vEVENTQ's fd becomes readable within `timeout`.
+    fn vevents_readable(&self, timeout: Duration) -> bool {
+        let mut fds = [PollFd::new(&self.vevents, PollFlags::IN)];
+        let timeout = Timespec {
+            tv_sec: timeout.as_secs() as i64,
+            tv_nsec: i64::from(timeout.subsec_nanos()),
+        };
+        rustix::event::poll(&mut fds, Some(&timeout)).unwrap();
+        fds[0].revents().contains(PollFlags::IN)
+    }
+
     fn pump_until(&self, want: impl Fn(&EventRecord) -> bool) -> Vec<EventRecord> {
         let deadline = Instant::now() + Duration::from_secs(10);
         let mut buf = [0u8; 16 * VEventPump::ENTRY_BYTES];
         let mut seen = Vec::new();
         loop {
-            let mut fds = [PollFd::new(&self.vevents, PollFlags::IN)];
-            let timeout = Timespec {
-                tv_sec: 0,
-                tv_nsec: 100_000_000,
-            };
-            rustix::event::poll(&mut fds, Some(&timeout)).unwrap();
-            if fds[0].revents().contains(PollFlags::IN) {
+            if self.vevents_readable(Duration::from_millis(100)) {
                 loop {
                     let forwarded = self
                         .vsmmu
@@ -679,6 +684,48 @@ fn a_translation_fault_reaches_the_guests_event_queue_in_guest_memory() {
         "EVENTQ_IRQEN: the event queue interrupt"
     );
     assert_eq!(rig.vsmmu.stats().events, 2);
+}
+
+#[test]
+#[ignore = "needs the arm64 guest with an SMMUv3 and VFIO devices: run rig/arm64-tier.sh"]
+fn a_disabled_event_queue_discards_the_kernels_events_and_keeps_their_sequence() {
+    let rig = Rig::new();
+    let mut s1 = Stage1::new(&rig.ram, ASID);
+    rig.start(&mut s1);
+    rig.irqs.take_raised();
+
+    // EVENTQEN off: the fault waits in the kernel's vEVENTQ, and a pump drops it
+    // (VEventPump::discard) rather than leave the fd readable.
+    rig.set_cr0(Cr0::SMMUEN | Cr0::CMDQEN);
+    assert_eq!(rig.lands(UNMAPPED, &[page(1)]), None);
+    assert!(rig.vevents_readable(Duration::from_secs(10)), "no vEVENT");
+    let mut buf = [0u8; 16 * VEventPump::ENTRY_BYTES];
+    let forwarded = rig.vsmmu.pump_events(&mut buf).unwrap().expect("a vEVENTQ");
+    assert_eq!(
+        (forwarded.written, forwarded.dropped, forwarded.lost),
+        (0, 1, 0),
+        "{forwarded:?}"
+    );
+    assert!(
+        !rig.vevents_readable(Duration::ZERO),
+        "the vEVENTQ was drained"
+    );
+    assert_eq!(
+        rig.read32(offset::EVENTQ_PROD),
+        0,
+        "nothing in guest memory"
+    );
+    assert_eq!(rig.guest_events(), []);
+    assert_eq!(rig.irqs.take_raised(), []);
+
+    // EVENTQEN on again: the next fault arrives alone, and the sequence number
+    // the discard tracked shows no loss (no OVFLG).
+    rig.set_cr0(Cr0::SMMUEN | Cr0::CMDQEN | Cr0::EVENTQEN);
+    rig.edu.dma(UNMAPPED2, EDU_BUFFER, 4);
+    let records = rig.pump_until(|r| is_translation_fault(r, UNMAPPED2));
+    assert_eq!(records.len(), 1, "{records:?}");
+    assert_eq!(rig.read32(offset::EVENTQ_PROD), 1, "one record, no OVFLG");
+    assert_eq!(rig.vsmmu.stats().events, 1);
 }
 
 #[test]

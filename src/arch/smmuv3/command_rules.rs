@@ -130,9 +130,17 @@ impl CommandRules {
         let (lo, hi) = raw.split_at(8);
         let w0 = u64::from_le_bytes(lo.try_into().ok()?);
         let w1 = u64::from_le_bytes(hi.try_into().ok()?);
+        self.is_legal_tlbi(w0, w1).then(|| command(w0, w1))
+    }
+
+    /// Whether the command of words `w0`, `w1` is a legal TLBI on this SMMU:
+    /// what [`forwarded_tlbi`](Self::forwarded_tlbi) decides, for a reader that
+    /// keeps the command where it is.
+    #[inline(always)]
+    pub(crate) fn is_legal_tlbi(&self, w0: u64, w1: u64) -> bool {
         let op = (w0 & f::OP) as usize;
         if (w0 & self.forbidden0[op]) | (w1 & self.forbidden1[op]) != 0 {
-            return None;
+            return false;
         }
         // Bits 0..16 for commands without range fields set, 16..32 with: pick the
         // half, then test the (TG, TTL) bit.
@@ -142,10 +150,7 @@ impl CommandRules {
         } else {
             halves
         };
-        if (half >> ((w1 >> 8) & 0xf)) & 1 != 0 {
-            return None;
-        }
-        Some(command(w0, w1))
+        (half >> ((w1 >> 8) & 0xf)) & 1 == 0
     }
 
     /// Sorts one raw guest command, as [`classify`](super::classify) does with
