@@ -20,6 +20,20 @@ need_cmd() {
 
 mkdir -p "$RIG_CACHE"
 
+# arm64_guest_init: builds (once per source change) the static /init of the arm64
+# guests (L1 and L2) and prints its path.
+arm64_guest_init() {
+    local init
+    init=$RIG_CACHE/arm64/init-$(sha256sum "$RIG_DIR/guest-init.c" | cut -c1-12)
+    if [ ! -x "$init" ]; then
+        mkdir -p "$RIG_CACHE/arm64"
+        aarch64-linux-gnu-gcc -static -O2 -Wall -o "$init.tmp" "$RIG_DIR/guest-init.c" \
+            || die "cannot build the guest init (libc6-dev-arm64-cross missing? run rig/install-deps.sh arm64)"
+        mv "$init.tmp" "$init"
+    fi
+    echo "$init"
+}
+
 # guest_cargo_env TIER: installs what the tier needs, builds or reuses its kernel and
 # sets cargo up to build static binaries for it and run them in its guest.
 guest_cargo_env() {

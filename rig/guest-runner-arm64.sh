@@ -20,15 +20,9 @@ kernel=$("$RIG_DIR/build-kernel.sh" arm64) || die "no arm64 test kernel"
 timeout_s=${IOMMUFD_GUEST_TIMEOUT:-900}
 cache=$RIG_CACHE/arm64; mkdir -p "$cache"
 
-# The static /init, rebuilt when its source changes.
-init=$cache/init-$(sha256sum "$RIG_DIR/guest-init.c" | cut -c1-12)
-if [ ! -x "$init" ]; then
-    aarch64-linux-gnu-gcc -static -O2 -Wall -o "$init.tmp" "$RIG_DIR/guest-init.c" \
-        || die "cannot build the guest init (libc6-dev-arm64-cross missing? run rig/install-deps.sh arm64)"
-    mv "$init.tmp" "$init"
-fi
+init=$(arm64_guest_init)
 
-machine=(-machine virt,iommu=smmuv3,gic-version=3 -cpu max,pauth-impdef=on -smp 2 -m 1G
+machine=(-machine virt,iommu=smmuv3,gic-version=3,virtualization=on -cpu max,pauth-impdef=on -smp 2 -m 2G
     -nographic -nodefaults -serial stdio -no-reboot -bios "$firmware"
     -device edu,bus=pcie.0,addr=3,dma_mask=0xffffffffffffffff
     -device edu,bus=pcie.0,addr=4,dma_mask=0xffffffffffffffff)
@@ -79,6 +73,15 @@ cp "$init" "$root/init"
 cp "$bin" "$root/test-binary"
 : >"$root/args"
 for a in "$@"; do printf '%s\0' "$a" >>"$root/args"; done
+# IOMMUFD_GUEST_FILES: more files for the workload, as /files/NAME (the L2 tier's
+# kernel and initramfs).
+if [ -n "${IOMMUFD_GUEST_FILES:-}" ]; then
+    mkdir -p "$root/files"
+    for f in $IOMMUFD_GUEST_FILES; do
+        [ -f "$f" ] || die "IOMMUFD_GUEST_FILES names a missing file: $f"
+        cp "$f" "$root/files/"
+    done
+fi
 : >"$root/env"
 for v in RUST_BACKTRACE RUST_TEST_THREADS IOMMUFD_BENCH_SECONDS; do
     if [ -n "${!v:-}" ]; then printf '%s=%s\0' "$v" "${!v}" >>"$root/env"; fi
