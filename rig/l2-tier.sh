@@ -29,6 +29,12 @@ l2_initrd l2
 # The bench: rounds of mapping pages one by one and unmapping them at once.
 l2_initrd l2-bench bench "${IOMMUFD_L2_BENCH_ROUNDS:-20}" "${IOMMUFD_L2_BENCH_PAGES:-32}"
 cp "$kernel" "$work/Image"
-IOMMUFD_GUEST_FILES="$work/Image $work/l2.cpio.gz $work/l2-bench.cpio.gz" \
-    exec "$RIG_DIR/guest-runner-arm64.sh" "$bin/iommufd-rig-vmm" \
-    --kernel /files/Image --initrd /files/l2.cpio.gz --bench-initrd /files/l2-bench.cpio.gz "$@"
+files="$work/Image $work/l2.cpio.gz"
+bench=()
+# IOMMUFD_L2_BENCH=0: the tests only (the walkthrough).
+if [ "${IOMMUFD_L2_BENCH:-1}" != 0 ]; then
+    files+=" $work/l2-bench.cpio.gz"
+    bench=(--bench-initrd /files/l2-bench.cpio.gz)
+fi
+IOMMUFD_GUEST_FILES=$files "$RIG_DIR/guest-runner-arm64.sh" "$bin/iommufd-rig-vmm" \
+    --kernel /files/Image --initrd /files/l2.cpio.gz "${bench[@]}" "$@"

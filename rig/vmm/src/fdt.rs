@@ -145,8 +145,8 @@ pub fn build(boot: &Boot<'_>) -> FdtWriterResult<Vec<u8>> {
     let mut ranges = vec![0x0200_0000];
     ranges.extend(cells(&[PCI_MMIO, PCI_MMIO, PCI_MMIO_SIZE]));
     fdt.property_array_u32("ranges", &ranges)?;
-    // Requester IDs 0..0x10000 are StreamIDs 0..0x10000 of the vSMMU.
-    fdt.property_array_u32("iommu-map", &[0, PHANDLE_SMMU, 0, 0x1_0000])?;
+    // Bus 0's requester IDs 0..0x100 are the vSMMU's StreamIDs from DEVICE_SID.
+    fdt.property_array_u32("iommu-map", &[0, PHANDLE_SMMU, DEVICE_SID, 0x100])?;
     fdt.property_null("dma-coherent")?;
     fdt.end_node(pcie)?;
 

@@ -106,12 +106,17 @@ pub struct Iommu {
     pub fd: Arc<IommuFd>,
 }
 
+/// One line of the set-up story (what `rig/walkthrough.sh l2` shows).
+pub fn step(what: &str) {
+    println!("vmm: {what}");
+}
+
 fn io<E: std::fmt::Display>(what: &str) -> impl FnOnce(E) -> String + '_ {
     move |e| format!("{what}: {e}")
 }
 
 impl Iommu {
-    /// The VFIO device at `path` behind a vSMMU, as guest StreamID [`DEVICE_RID`],
+    /// The VFIO device at `path` behind a vSMMU, as guest StreamID [`DEVICE_SID`],
     /// with `ram` as stage 2.
     pub fn new(
         path: &str,
@@ -129,6 +134,11 @@ impl Iommu {
             Access::READ | Access::WRITE,
         )
         .map_err(io("map guest RAM"))?;
+        step(&format!(
+            "[1] guest RAM: a {} MiB memfd, KVM memslot 0 and IOAS {} mapping at {RAM:#x} (stage 2)",
+            ram.size() >> 20,
+            ioas.id().raw()
+        ));
         let dev = VfioUnbound::open(path)
             .map_err(io(path))?
             .bind(&fd)
@@ -144,6 +154,13 @@ impl Iommu {
         config.caps.range_invalidation &= mode.range_invalidation;
         let caps = config.caps;
         let regs = Registers::new(&host, config).map_err(io("vSMMU registers"))?;
+        step(&format!(
+            "[2] {path} bound to iommufd; hw_info: IDR0 {:#x}, IDR1 {:#x} -> the vSMMU's ID registers: stage 1 only, {}-bit StreamIDs, range invalidation {}",
+            info.idr[0],
+            info.idr[1],
+            caps.sid_bits,
+            if caps.range_invalidation { "on" } else { "off" },
+        ));
         let viommu = ioas
             .alloc_nest_parent(&dev)
             .map_err(io("nest parent"))?
@@ -169,11 +186,17 @@ impl Iommu {
         )
         .with_vevent_queue(VEventPump::new(queue));
         let bound = viommu
-            .bind(dev, DEVICE_RID.into())
+            .bind(dev, DEVICE_SID.into())
             .map_err(|e| format!("vDEVICE: {}", e.into_parts().1))?;
         vsmmu
             .plug(bound)
             .map_err(|_| "StreamID taken".to_string())?;
+        step(&format!(
+            "[3] nest-parent HWPT {}, vIOMMU {}, vEVENTQ {}, the device as vDEVICE of StreamID {DEVICE_SID:#x} plugged into the vSMMU",
+            viommu.s2().id().raw(),
+            viommu.id().raw(),
+            vevent_queue_id
+        ));
         Ok(Self {
             vsmmu,
             caps,

@@ -36,6 +36,7 @@ pub const SPI_SMMU_CMD_SYNC: u32 = 3;
 /// SPIs the vGIC has (a multiple of 32, at least the highest used).
 pub const NR_SPIS: u32 = 32;
 
-/// The PCI requester ID of the passed-through device (bus 0, device 0, function
-/// 0), which `iommu-map` sends to the same StreamID.
-pub const DEVICE_RID: u32 = 0;
+/// The passed-through device's guest StreamID: `iommu-map` sends bus 0's
+/// requester IDs to StreamIDs from here (the device, 00:00.0, is RID 0), so that
+/// L2's events name a StreamID neither the RID nor the physical one.
+pub const DEVICE_SID: u32 = 0x42;

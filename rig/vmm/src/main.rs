@@ -121,6 +121,14 @@ fn boot(args: &Args, initrd_path: &str, mode: Mode) -> Result<(bool, Vec<String>
     let iommu = iommu::Iommu::new(&args.device, &ram, vm.vm.clone(), mode)?;
     let regions = vfio::Regions::new(&iommu.device).map_err(|e| format!("VFIO regions: {e}"))?;
     let bus = Bus::new(&vm.vm, &iommu.vsmmu, pci::PciHost::new(regions));
+    iommu::step(&format!(
+        "[4] KVM: 1 vCPU at {entry:#x}, vGICv3, a device tree with a 16550 at {:#x}, the vSMMU at {:#x} (SPIs {}, {}) and a PCIe host at {:#x} whose device 00:00.0 is the VFIO device, iommu-map to the vSMMU",
+        layout::UART,
+        layout::SMMU,
+        32 + layout::SPI_SMMU_EVENTQ,
+        32 + layout::SPI_SMMU_GERROR,
+        layout::ECAM,
+    ));
     println!(
         "vmm: L2 from {initrd_path}: set up in {} ms ({} MiB RAM; invalidation {}; range invalidation {})",
         started.elapsed().as_millis(),

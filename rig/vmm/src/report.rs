@@ -4,7 +4,7 @@
 //! object behind.
 
 use crate::iommu::Iommu;
-use crate::layout::DEVICE_RID;
+use crate::layout::DEVICE_SID;
 use iommufd::arch::DefaultStage1;
 use iommufd::arch::smmuv3::SmmuCaps;
 use iommufd::{ErrorKind, HwptId};
@@ -83,7 +83,7 @@ pub fn report(lines: &[String], iommu: &Iommu) -> bool {
         per(commands, ioctls)
     );
     println!(
-        "vmm: vSMMU: {} STE loads ({} refused), {} events to L2, {} command errors",
+        "vmm: vSMMU: {} STE loads ({} found no valid STE: the device aborted), {} events to L2, {} command errors",
         stats.ste_loads, stats.ste_errors, stats.events, stats.command_errors
     );
     match exit {
@@ -103,7 +103,7 @@ pub fn report(lines: &[String], iommu: &Iommu) -> bool {
 pub fn teardown(iommu: Iommu) -> bool {
     let mut ids: Vec<u32> = Vec::new();
     iommu.vsmmu.with_backend(|devices| {
-        if let Some(state) = devices.get(DEVICE_RID) {
+        if let Some(state) = devices.get(DEVICE_SID) {
             ids.push(state.vdevice_id().raw());
             ids.extend(state.stage1_hwpt().map(|h| h.raw()));
         }
