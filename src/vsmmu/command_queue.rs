@@ -105,6 +105,16 @@ pub struct Consumed {
 /// never crosses the ring's end, the queue never reads more than PROD − CONS
 /// entries, and a LOG2SIZE above 19 (SMMU_IDR1.CMDQS's largest) reads as 19.
 ///
+/// # Reads
+///
+/// Each run of commands is read in one access into the batch's free slots, where
+/// the legal TLBIs stay (one copy per command); a run holds what is pending up to
+/// the ring's end and the free slots. With `N = 63`, a Linux block of 63 commands
+/// and its CMD_SYNC is therefore two reads (the sync after the flush of the full
+/// batch); `N = 64` reads it at once, but sends 64 invalidations in one call for a
+/// guest that posts that many without a sync (a second CMD_SYNC in the host's
+/// driver). Each command is read once.
+///
 /// # When CONS moves
 ///
 /// When `consume` returns, every command before the CONS it reports has been
