@@ -6,7 +6,9 @@
 
 use crate::alloc_count::allocations;
 use iommufd::arch::Smmuv3;
-use iommufd::arch::smmuv3::{CommandError, CommandRules, SmmuCaps, StreamSpan, command as cmd};
+use iommufd::arch::smmuv3::{
+    CommandError, CommandRules, Drain, SmmuCaps, StreamSpan, command as cmd,
+};
 use iommufd::batch::{InvalidationBatch, InvalidationSink, RecordingSink};
 use iommufd::uapi::{HwCapabilities, IommuHwInfoArmSmmuv3, IommuViommuArmSmmuv3Invalidate as Cmd};
 use iommufd::vsmmu::{
@@ -949,6 +951,105 @@ proptest! {
         let fetched: usize = reads.iter().map(|&(_, len)| len / 16).sum();
         if mapped_slots >= slots {
             prop_assert!(fetched as u32 <= pending);
+        }
+    }
+}
+
+/// Guest commands the queue executes without error: TLBIs, context invalidations
+/// of the stream with a vDEVICE, prefetches, CFGI_STE and plain syncs.
+fn legal_command() -> impl Strategy<Value = Cmd> {
+    prop_oneof![
+        4 => (any::<u16>(), any::<u64>()).prop_map(|(a, va)| cmd::tlbi_nh_va(a, va, true)),
+        2 => any::<u16>().prop_map(asid),
+        1 => Just(cmd::tlbi_nh_all()),
+        1 => Just(cmd::cfgi_cd(VSID, 0, true)),
+        1 => Just(cmd::command(0x01, 0)),
+        1 => Just(cmd::cfgi_ste(VSID, false)),
+        2 => Just(cmd::sync()),
+    ]
+}
+
+/// What the slice drain (`push_guest_commands`, batches of 8) sends for
+/// `commands` read as guest commands `first`, ...: the calls, and each sync or
+/// reload with the guest index and the calls made before it; or the index of
+/// the first command error.
+fn slice_drain(
+    first: u32,
+    mask: u32,
+    commands: &[Cmd],
+) -> (Vec<Vec<Cmd>>, Vec<(bool, u32, usize)>, Option<u32>) {
+    let sink = RecordingSink::new();
+    let mut batch = InvalidationBatch::<_, 8>::new(&sink);
+    let raw: Vec<[u8; 16]> = commands
+        .iter()
+        .map(|c| c.as_bytes().try_into().unwrap())
+        .collect();
+    let rules = qemu_rules();
+    let (mut marks, mut error, mut i) = (Vec::new(), None, 0);
+    while i < raw.len() {
+        let index = |k: usize| first.wrapping_add(k as u32) & mask;
+        match batch.push_guest_commands(0, &raw[i..], &rules, has_vdevice) {
+            Ok(Drain::Synced { guest_index }) => {
+                let k = i + guest_index as usize;
+                marks.push((true, index(k), sink.submissions().len()));
+                i = k + 1;
+            }
+            Ok(Drain::ReloadStes { guest_index, .. }) => {
+                let k = i + guest_index as usize;
+                marks.push((false, index(k), sink.submissions().len()));
+                i = k + 1;
+            }
+            Ok(Drain::End) => break,
+            Err(e) => {
+                error = Some(index(i + e.guest_index() as usize));
+                break;
+            }
+        }
+    }
+    if error.is_none() {
+        batch.flush().unwrap();
+    }
+    (entries(&sink), marks, error)
+}
+
+proptest! {
+    #[test]
+    fn consume_sends_and_signals_what_the_slice_drain_does_from_any_cons(
+        log2size in 2u8..=7,
+        commands in proptest::collection::vec(legal_command(), 0..=128),
+        cons in any::<u32>(),
+    ) {
+        let ring = ring(log2size);
+        let commands = &commands[..commands.len().min(1 << log2size)];
+        let ram = Ram::logged(16 << log2size);
+        let cons = cons & ring.index_mask();
+        let prod = post(&ram, &ring, cons, commands);
+        let sink = RecordingSink::new();
+        let mut q = queue(&sink);
+        let mut host = Host::new(&sink);
+        let done = q.consume(&ram, ring, prod, cons, has_vdevice, &mut host);
+
+        let (calls, marks, error) = slice_drain(cons, ring.index_mask(), commands);
+        prop_assert_eq!(entries(&sink), calls);
+        let seen: Vec<(bool, u32, usize)> = host
+            .events
+            .iter()
+            .map(|e| match *e {
+                Event::Sync(s, calls) => (true, s.index, calls),
+                Event::Reload(_, calls) => (false, 0, calls),
+            })
+            .collect();
+        let marks: Vec<(bool, u32, usize)> = marks
+            .into_iter()
+            .map(|(sync, index, calls)| (sync, if sync { index } else { 0 }, calls))
+            .collect();
+        prop_assert_eq!(seen, marks);
+        prop_assert_eq!(done.error.map(|e| e.index()), error);
+        if error.is_none() {
+            prop_assert_eq!(done.cons, prod);
+            // Every command was read once.
+            let read: usize = ram.reads().iter().map(|&(_, len)| len / 16).sum();
+            prop_assert_eq!(read, commands.len());
         }
     }
 }
