@@ -9,6 +9,7 @@ use crate::error::{ErrnoExt, Op, Result};
 use crate::ids::{IoasId, Iova};
 use crate::iommufd::ioas::{check_access, check_map_at, check_range};
 use crate::iommufd::{Access, IommuFd, MapAt};
+use crate::states::IoasReady;
 use rustix::fd::AsFd;
 
 impl IommuFd {
@@ -50,5 +51,29 @@ impl IommuFd {
         }
         .op(Op::IoasMap)
         .map(Iova)
+    }
+}
+
+impl IoasReady {
+    /// Maps `length` bytes of this process's memory at `user_va` into the IOAS.
+    /// Returns the IOVA used. See [`IommuFd::map_user`].
+    ///
+    /// # Safety
+    ///
+    /// As for [`IommuFd::map_user`]: until the range is unmapped from this IOAS
+    /// (and from every IOAS it was copied into), devices may read and write it
+    /// behind the compiler's back. Prefer [`map_file`](Self::map_file).
+    pub unsafe fn map_user(
+        &self,
+        user_va: *const u8,
+        length: u64,
+        at: MapAt,
+        access: Access,
+    ) -> Result<Iova> {
+        // SAFETY: forwarded from this function's contract.
+        unsafe {
+            self.iommufd()
+                .map_user(self.id(), user_va, length, at, access)
+        }
     }
 }

@@ -4,8 +4,8 @@
 use super::object::KernelObject;
 use super::{S2Allocated, sealed};
 use crate::device::Device;
-use crate::error::{Error, Result, TransitionError};
-use crate::ids::{IoasId, Iova};
+use crate::error::{Error, Op, Result, TransitionError};
+use crate::ids::{IoasId, Iova, IovaRange};
 use crate::iommufd::{Access, IommuFd, IovaRanges, MapAt};
 use rustix::fd::BorrowedFd;
 use std::sync::Arc;
@@ -65,6 +65,51 @@ impl IoasReady {
     /// The IOVA ranges the IOAS can map now. See [`IommuFd::iova_ranges`].
     pub fn iova_ranges(&self) -> Result<IovaRanges> {
         self.iommufd().iova_ranges(self.id())
+    }
+
+    /// Unmaps everything. Returns the bytes unmapped. See [`IommuFd::unmap_all`].
+    pub fn unmap_all(&self) -> Result<u64> {
+        self.iommufd().unmap_all(self.id())
+    }
+
+    /// Maps at `at` the pages that `src` maps at `src_iova .. src_iova + length`,
+    /// without pinning them again (both IOASes must be on the same iommufd).
+    /// Returns the IOVA used. See [`IommuFd::copy`].
+    pub fn copy_from(
+        &self,
+        src: &IoasReady,
+        src_iova: Iova,
+        length: u64,
+        at: MapAt,
+        access: Access,
+    ) -> Result<Iova> {
+        if !Arc::ptr_eq(self.iommufd(), src.iommufd()) {
+            return Err(Error::invalid(
+                Op::IoasCopy,
+                "src",
+                "the source IOAS is on another iommufd",
+            ));
+        }
+        self.iommufd()
+            .copy(self.id(), at, src.id(), src_iova, length, access)
+    }
+
+    /// Restricts the IOVAs the kernel picks for [`MapAt::AnyFree`] to `ranges`;
+    /// an empty slice lifts the restriction. See [`IommuFd::allow_iovas`].
+    pub fn allow_iovas(&self, ranges: &[IovaRange]) -> Result<()> {
+        self.iommufd().allow_iovas(self.id(), ranges)
+    }
+
+    /// Whether the IOAS may map with huge pages (on by default). See
+    /// [`IommuFd::huge_pages`].
+    pub fn huge_pages(&self) -> Result<bool> {
+        self.iommufd().huge_pages(self.id())
+    }
+
+    /// Allows or forbids huge pages; only while the IOAS maps nothing. See
+    /// [`IommuFd::set_huge_pages`].
+    pub fn set_huge_pages(&self, enable: bool) -> Result<()> {
+        self.iommufd().set_huge_pages(self.id(), enable)
     }
 
     /// Allocates the stage-2 page table of this IOAS for `dev`'s physical IOMMU: a

@@ -6,6 +6,7 @@
 
 use crate::common::*;
 use iommufd::mock::{MockChecks, MockDevice};
+use iommufd::states::IoasReady;
 use iommufd::uapi::{MOCK_APERTURE_LAST, MOCK_APERTURE_START, MOCK_PAGE_SIZE};
 use iommufd::{Access, Device, ErrorKind, IoasId, Iova, IovaRange, MapAt, PtId};
 use rustix::fd::AsFd;
@@ -324,4 +325,61 @@ fn change_process_keeps_mappings() {
     map_buffer(&fd, ioas, &buf, APERTURE);
     assert_kind(fd.change_process(), ErrorKind::InvalidArgument);
     fd.unmap_all(ioas).unwrap();
+}
+
+#[test]
+#[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
+fn ioas_ready_maps_copies_and_sets_its_options_itself() {
+    let fd = open();
+    let src = IoasReady::new(&fd).unwrap();
+    let dst = IoasReady::new(&fd).unwrap();
+    let dev = MockDevice::new(&fd, dst.id()).unwrap();
+    let buf = Buffer::new(0x4000);
+    // SAFETY: buf outlives the mapping (unmap_all below).
+    let src_iova = unsafe {
+        src.map_user(
+            buf.ptr(),
+            0x4000,
+            MapAt::Fixed(Iova(0x1000_0000)),
+            Access::READ,
+        )
+    }
+    .unwrap();
+
+    // The kernel picks inside the allowed window; the copy maps the same pages.
+    let window = IovaRange {
+        start: Iova(APERTURE + 0x10_0000),
+        last: Iova(APERTURE + 0x20_0000 - 1),
+    };
+    dst.allow_iovas(&[window]).unwrap();
+    let dst_iova = dst
+        .copy_from(&src, src_iova, 0x4000, MapAt::AnyFree, Access::READ)
+        .unwrap();
+    assert!(
+        dst_iova >= window.start && dst_iova.0 + 0x4000 - 1 <= window.last.0,
+        "{dst_iova} outside the allowed window"
+    );
+    fd.check_map(dev.initial_hwpt(), dst_iova, buf.bytes())
+        .unwrap();
+
+    // An IOAS on another iommufd: refused before the syscall, naming the field.
+    let elsewhere = IoasReady::new(&open()).unwrap();
+    let e = elsewhere
+        .copy_from(&src, src_iova, 0x4000, MapAt::AnyFree, Access::READ)
+        .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::CrateValidation);
+    assert!(e.to_string().contains("src"), "{e}");
+
+    // Huge pages: on by default; the kernel refuses to turn them off while a
+    // domain maps pages, and allows it once nothing is mapped.
+    assert!(dst.huge_pages().unwrap());
+    assert_kind(dst.set_huge_pages(false), ErrorKind::InvalidArgument);
+    assert_eq!(dst.unmap_all().unwrap(), 0x4000);
+    dst.set_huge_pages(false).unwrap();
+    assert!(!dst.huge_pages().unwrap());
+    dst.set_huge_pages(true).unwrap();
+    assert!(dst.huge_pages().unwrap());
+    dst.allow_iovas(&[]).unwrap();
+    drop(dev);
+    assert_eq!(src.unmap_all().unwrap(), 0x4000);
 }
