@@ -4,15 +4,20 @@
 //! guest's side of stage 1 (page tables and a context descriptor), written into that
 //! RAM the way a guest kernel would.
 
-#![allow(unsafe_code)] // VFIO region ioctl, mmap of guest RAM, DMA
+#![allow(unsafe_code)] // mmap of guest RAM, DMA
+
+#[path = "../shared/edu.rs"]
+mod edu;
+#[path = "../shared/vfio_regions.rs"]
+mod vfio;
+
+pub use edu::{EDU_BUFFER, Edu};
 
 use iommufd::arch::smmuv3;
 use iommufd::states::IoasReady;
 use iommufd::{Access, Iova, MapAt, VfioUnbound};
 use rustix::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 /// The VFIO device cdevs of the guest (QEMU's edu devices, bound to vfio-pci by
 /// /init), in order.
@@ -31,99 +36,6 @@ pub fn vfio_devices() -> Vec<String> {
 
 pub fn open_device(index: usize) -> VfioUnbound {
     VfioUnbound::open(&vfio_devices()[index]).unwrap()
-}
-
-/// `struct vfio_region_info`.
-#[repr(C)]
-#[derive(Default)]
-struct RegionInfo {
-    argsz: u32,
-    flags: u32,
-    index: u32,
-    cap_offset: u32,
-    size: u64,
-    offset: u64,
-}
-
-const VFIO_DEVICE_GET_REGION_INFO: rustix::ioctl::Opcode =
-    rustix::ioctl::opcode::none(b';', 100 + 8);
-const BAR0: u32 = 0;
-const CONFIG: u32 = 7;
-
-/// Offset of a VFIO region in the device fd.
-fn region_offset(dev: &impl AsFd, index: u32) -> u64 {
-    let mut info = RegionInfo {
-        argsz: size_of::<RegionInfo>() as u32,
-        index,
-        ..Default::default()
-    };
-    // SAFETY: VFIO_DEVICE_GET_REGION_INFO takes struct vfio_region_info, which holds
-    // no pointer; argsz says how much the kernel may write.
-    unsafe {
-        rustix::ioctl::ioctl(
-            dev,
-            rustix::ioctl::Updater::<VFIO_DEVICE_GET_REGION_INFO, RegionInfo>::new(&mut info),
-        )
-    }
-    .unwrap();
-    info.offset
-}
-
-/// QEMU's edu device (docs/specs/edu.rst) as a DMA engine behind the SMMU.
-pub struct Edu {
-    file: std::fs::File,
-    bar0: u64,
-}
-
-/// edu's own buffer, in its DMA address space.
-pub const EDU_BUFFER: u64 = 0x40000;
-
-impl Edu {
-    /// Enables bus mastering and memory decoding (vfio-pci leaves them off).
-    pub fn new(dev: &impl AsFd) -> Self {
-        let fd: OwnedFd = dev.as_fd().try_clone_to_owned().unwrap();
-        let file = std::fs::File::from(fd);
-        let config = region_offset(dev, CONFIG);
-        let mut command = [0u8; 2];
-        file.read_exact_at(&mut command, config + 4).unwrap();
-        let value = u16::from_le_bytes(command) | 0x6;
-        file.write_all_at(&value.to_le_bytes(), config + 4).unwrap();
-        Self {
-            file,
-            bar0: region_offset(dev, BAR0),
-        }
-    }
-
-    fn write64(&self, reg: u64, value: u64) {
-        self.file
-            .write_all_at(&value.to_le_bytes(), self.bar0 + reg)
-            .unwrap();
-    }
-
-    fn read64(&self, reg: u64) -> u64 {
-        let mut b = [0u8; 8];
-        self.file.read_exact_at(&mut b, self.bar0 + reg).unwrap();
-        u64::from_le_bytes(b)
-    }
-
-    /// Copies `count` bytes with edu's DMA engine and waits for it: from `src` to
-    /// `dst`, one of which is [`EDU_BUFFER`], the other an IOVA.
-    pub fn dma(&self, src: u64, dst: u64, count: u64) {
-        let to_ram = dst != EDU_BUFFER;
-        self.write64(0x80, src);
-        self.write64(0x88, dst);
-        self.write64(0x90, count);
-        self.write64(0x98, 0x1 | if to_ram { 0x2 } else { 0 });
-        let start = Instant::now();
-        // edu starts each copy from a 100 ms timer; a faulting copy ends too.
-        while self.read64(0x98) & 0x1 != 0 {
-            assert!(
-                start.elapsed() < Duration::from_secs(30),
-                "edu DMA did not finish"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
 }
 
 /// Guest physical base of the guest RAM the tests map (above 4 GiB, like real RAM).

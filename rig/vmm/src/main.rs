@@ -19,6 +19,7 @@ mod pci;
 mod ram;
 mod report;
 mod uart;
+#[path = "../../../tests/shared/vfio_regions.rs"]
 mod vfio;
 
 use bus::Bus;

@@ -16,9 +16,13 @@
 //! With `bench ROUNDS PAGES`, it times ROUNDS rounds of mapping PAGES pages and
 //! unmapping them at once, and prints the time per round.
 
-#[path = "../vfio.rs"]
+#[path = "../../../../tests/shared/edu.rs"]
+mod edu;
+#[path = "../../../../tests/shared/vfio_regions.rs"]
 #[allow(dead_code)]
 mod vfio;
+
+use edu::{EDU_BUFFER, Edu};
 
 use iommufd::states::IoasReady;
 use iommufd::{Access, Device, IommuFd, Iova, MapAt, VfioDevice, VfioUnbound};
@@ -29,12 +33,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const PAGE: u64 = 4096;
-/// edu's own buffer in its DMA address space, and its registers in BAR0.
-const EDU_BUFFER: u64 = 0x40000;
-const EDU_SRC: u64 = 0x80;
-const EDU_DST: u64 = 0x88;
-const EDU_COUNT: u64 = 0x90;
-const EDU_CMD: u64 = 0x98;
 /// IOVAs of the test: a source page, the target, and one never mapped.
 const IOVA_SRC: u64 = 0x10_0000;
 const IOVA_DST: u64 = 0x20_0000;
@@ -63,49 +61,6 @@ impl Pages {
         let mut b = [0u8; 4];
         self.file.read_exact_at(&mut b, page * PAGE).unwrap();
         b
-    }
-}
-
-/// QEMU's edu device through its VFIO regions in L2.
-struct Edu(vfio::Regions);
-
-impl Edu {
-    fn new(dev: &VfioDevice) -> Self {
-        let regions = vfio::Regions::new(dev).unwrap();
-        // Bus master and memory decoding on (vfio-pci leaves them off).
-        let mut command = [0u8; 2];
-        regions.read(regions.config, 4, &mut command);
-        let value = u16::from_le_bytes(command) | 0x6;
-        regions.write(regions.config, 4, &value.to_le_bytes());
-        Self(regions)
-    }
-
-    fn write64(&self, reg: u64, value: u64) {
-        self.0.write(self.0.bar0, reg, &value.to_le_bytes());
-    }
-
-    fn read64(&self, reg: u64) -> u64 {
-        let mut b = [0u8; 8];
-        self.0.read(self.0.bar0, reg, &mut b);
-        u64::from_le_bytes(b)
-    }
-
-    /// Copies `count` bytes from `src` to `dst` (one of them [`EDU_BUFFER`]) and
-    /// waits; false if edu never finished.
-    fn dma(&self, src: u64, dst: u64, count: u64) -> bool {
-        self.write64(EDU_SRC, src);
-        self.write64(EDU_DST, dst);
-        self.write64(EDU_COUNT, count);
-        let to_ram = if dst == EDU_BUFFER { 0 } else { 0x2 };
-        self.write64(EDU_CMD, 0x1 | to_ram);
-        let start = Instant::now();
-        while self.read64(EDU_CMD) & 0x1 != 0 {
-            if start.elapsed() > Duration::from_secs(30) {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        true
     }
 }
 
@@ -204,7 +159,7 @@ impl Setup {
         for &p in pages {
             self.pages.write(p, &[0; 4]);
         }
-        if !self.edu.dma(EDU_BUFFER, iova, 4) {
+        if !self.edu.try_dma(EDU_BUFFER, iova, 4) {
             return Err("edu's DMA never finished".into());
         }
         Ok(pages
@@ -231,7 +186,7 @@ fn dma(s: &Setup) -> Result<(), String> {
     // The pattern into page 0, read by edu through IOVA_SRC into its buffer.
     s.pages.write(0, &PATTERN);
     s.map(IOVA_SRC, 0)?;
-    if !s.edu.dma(IOVA_SRC, EDU_BUFFER, 4) {
+    if !s.edu.try_dma(IOVA_SRC, EDU_BUFFER, 4) {
         return Err("edu's read never finished".into());
     }
     s.map(IOVA_DST, 1)?;

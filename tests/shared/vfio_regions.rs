@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! The VFIO device regions a VMM reaches around the crate (the crate is about
-//! iommufd): config space and BAR0, by offset in the device fd.
+//! iommufd): config space and BAR0, by offset in the device fd. Shared by the
+//! arm64 kernel tests and the rig's VMM (rig/vmm), which include this file.
 
 #![allow(unsafe_code)] // one ioctl
 
