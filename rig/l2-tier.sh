@@ -27,7 +27,7 @@ l2_initrd() {
 }
 l2_initrd l2
 # The bench: rounds of mapping pages one by one and unmapping them at once.
-l2_initrd l2-bench bench "${IOMMUFD_L2_BENCH_ROUNDS:-20}" "${IOMMUFD_L2_BENCH_PAGES:-32}"
+l2_initrd l2-bench bench "${IOMMUFD_L2_BENCH_ROUNDS:-40}" "${IOMMUFD_L2_BENCH_PAGES:-63}"
 cp "$kernel" "$work/Image"
 files="$work/Image $work/l2.cpio.gz"
 bench=()

@@ -8,6 +8,7 @@ use crate::uart::Uart;
 use iommufd::vsmmu::Width;
 use kvm_ioctls::VmFd;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 
 /// The devices on L2's MMIO bus.
 pub struct Bus<'a> {
@@ -16,6 +17,9 @@ pub struct Bus<'a> {
     uart: Mutex<(Uart, bool)>,
     pci: Mutex<PciHost>,
     smmu: &'a Smmu,
+    /// The invalidation sink's switch: L2 prints `BENCH-MODE per-command` or
+    /// `BENCH-MODE per-sync` to flip it between bench rounds.
+    one_per_ioctl: &'a AtomicBool,
 }
 
 fn within(addr: u64, base: u64, size: u64) -> Option<u64> {
@@ -23,8 +27,9 @@ fn within(addr: u64, base: u64, size: u64) -> Option<u64> {
 }
 
 impl<'a> Bus<'a> {
-    pub fn new(vm: &'a VmFd, smmu: &'a Smmu, pci: PciHost) -> Self {
+    pub fn new(vm: &'a VmFd, smmu: &'a Smmu, pci: PciHost, one_per_ioctl: &'a AtomicBool) -> Self {
         Self {
+            one_per_ioctl,
             vm,
             uart: Mutex::new((Uart::default(), false)),
             pci: Mutex::new(pci),
@@ -44,7 +49,15 @@ impl<'a> Bus<'a> {
     fn with_uart<R>(&self, access: impl FnOnce(&mut Uart) -> R) -> Option<R> {
         let mut guard = self.uart.lock().ok()?;
         let (uart, level) = &mut *guard;
+        let lines = uart.lines().len();
         let result = access(uart);
+        if uart.lines().len() > lines {
+            match uart.lines().last().map(|l| l.trim()) {
+                Some("BENCH-MODE per-command") => self.one_per_ioctl.store(true, Relaxed),
+                Some("BENCH-MODE per-sync") => self.one_per_ioctl.store(false, Relaxed),
+                _ => {}
+            }
+        }
         if uart.interrupt() != *level {
             *level = !*level;
             crate::kvm::set_spi(self.vm, SPI_UART, *level);

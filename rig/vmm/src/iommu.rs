@@ -20,7 +20,7 @@ use iommufd::{Access, Device, IommuFd, Iova, MapAt, VfioDevice, VfioUnbound};
 use kvm_ioctls::VmFd;
 use rustix::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 
 /// What went to the kernel's IOMMU_HWPT_INVALIDATE.
 #[derive(Default)]
@@ -32,7 +32,9 @@ pub struct Counters {
 /// The vIOMMU as the batch's sink, counting ioctls and commands.
 pub struct CountingSink {
     viommu: VIommuAllocated<Smmuv3>,
-    one_per_ioctl: bool,
+    /// One command per ioctl instead of one ioctl per CMD_SYNC (the bench's
+    /// switch, which L2 flips through its console).
+    one_per_ioctl: Arc<AtomicBool>,
     counters: Arc<Counters>,
 }
 
@@ -40,7 +42,7 @@ impl InvalidationSink for CountingSink {
     type Family = Smmuv3;
 
     fn submit(&self, entries: &[IommuViommuArmSmmuv3Invalidate]) -> iommufd::Result<()> {
-        if !self.one_per_ioctl {
+        if !self.one_per_ioctl.load(Relaxed) {
             self.counters.ioctls.fetch_add(1, Relaxed);
             self.counters
                 .commands
@@ -96,6 +98,8 @@ pub struct Iommu {
     /// The capabilities the vSMMU's ID registers advertise.
     pub caps: SmmuCaps,
     pub counters: Arc<Counters>,
+    /// The sink's switch.
+    pub one_per_ioctl: Arc<AtomicBool>,
     /// A copy of the vEVENTQ's fd, for the event thread's poll.
     pub vevents: OwnedFd,
     pub vevent_queue_id: u32,
@@ -172,9 +176,10 @@ impl Iommu {
         let mem = MappedGuestMemory::map([FileRegion::new(ram.memfd(), RAM, ram.size(), 0)])
             .map_err(io("map guest memory"))?;
         let counters = Arc::new(Counters::default());
+        let one_per_ioctl = Arc::new(AtomicBool::new(false));
         let sink = CountingSink {
             viommu: viommu.clone(),
-            one_per_ioctl: mode.one_per_ioctl,
+            one_per_ioctl: one_per_ioctl.clone(),
             counters: counters.clone(),
         };
         let vsmmu = VSmmu::new(
@@ -201,6 +206,7 @@ impl Iommu {
             vsmmu,
             caps,
             counters,
+            one_per_ioctl,
             vevents,
             vevent_queue_id,
             device,
