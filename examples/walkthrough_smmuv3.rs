@@ -35,7 +35,9 @@ macro_rules! step {
     };
 }
 
+/// The fault records on the vEVENTQ, once its fd is readable.
 fn faults(events: &states::VEventQueue<Smmuv3>) -> Result<Vec<Event>, Box<dyn Error>> {
+    wait_readable(events);
     let mut buf = [0u8; 4096];
     Ok(events
         .read(&mut buf)?

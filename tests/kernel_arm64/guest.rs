@@ -38,6 +38,19 @@ pub fn open_device(index: usize) -> VfioUnbound {
     VfioUnbound::open(&vfio_devices()[index]).unwrap()
 }
 
+/// Waits (up to 10 s) until `queue` (a vEVENTQ's fd) is readable: a fault's event
+/// reaches the vEVENTQ after the DMA that caused it has ended, as a VMM's epoll
+/// sees.
+pub fn wait_readable(queue: &impl AsFd) {
+    use rustix::event::{PollFd, PollFlags, Timespec};
+    let mut fds = [PollFd::new(queue, PollFlags::IN)];
+    let timeout = Timespec {
+        tv_sec: 10,
+        tv_nsec: 0,
+    };
+    rustix::event::poll(&mut fds, Some(&timeout)).expect("poll the vEVENTQ");
+}
+
 /// Guest physical base of the guest RAM the tests map (above 4 GiB, like real RAM).
 pub const RAM_IPA: u64 = 0x10_0000_0000;
 pub const RAM_SIZE: usize = 4 << 20;

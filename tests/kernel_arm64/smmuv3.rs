@@ -183,6 +183,7 @@ fn dma_goes_through_stage1_then_stage2_and_faults_reach_the_veventq() {
     // A DMA to an address stage 1 does not map: a translation fault for the guest,
     // with its StreamID and the address. QEMU reports each 4-byte access.
     edu.dma(EDU_BUFFER, unmapped_iova, 8);
+    wait_readable(&events);
     let mut buf = [0u8; 4096];
     let faults: Vec<Event> = events
         .read(&mut buf)
@@ -209,6 +210,7 @@ fn dma_goes_through_stage1_then_stage2_and_faults_reach_the_veventq() {
         .invalidate(&[cmd::tlbi_nh_va(7, dst_iova, true)])
         .unwrap();
     edu.dma(EDU_BUFFER, dst_iova, 4);
+    wait_readable(&events);
     let after: Vec<Event> = events
         .read(&mut buf)
         .unwrap()
