@@ -11,18 +11,30 @@
 //! - [`Smmuv3`]: ARM SMMUv3 (`IOMMU_VIOMMU_TYPE_ARM_SMMUV3`).
 //! - [`Tegra241Cmdqv`]: NVIDIA Tegra241 CMDQV, SMMUv3 with guest-owned command queues.
 //! - `Selftest` (feature `mock`): the kernel's mock IOMMU.
+//!
+//! [`ParentNesting`] families nest without a vIOMMU, on the stage-2 HWPT itself:
+//! - [`Vtd`]: Intel VT-d (no vIOMMU type in Linux 7.3).
+//! - `Selftest` too: the mock has both paths.
+//!
+//! [`amd`] carries the AMD payloads (hw_info and the guest DTE); Linux 7.3 has no
+//! AMD vIOMMU type and no nested allocation for it yet, so it is neither kind.
 
+pub mod amd;
+mod mismatch;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub mod selftest;
 pub mod smmuv3;
 pub mod tegra241;
+pub mod vtd;
 
+pub use mismatch::Mismatch;
 #[cfg(feature = "mock")]
 #[cfg_attr(docsrs, doc(cfg(feature = "mock")))]
 pub use selftest::Selftest;
 pub use smmuv3::Smmuv3;
 pub use tegra241::Tegra241Cmdqv;
+pub use vtd::Vtd;
 
 use crate::payload::{HwInfoData, HwptData, InvalidationEntry, VEventRecord};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
@@ -105,14 +117,35 @@ pub trait Stage1Config: Clone + PartialEq + core::fmt::Debug + Send + Sync + 'st
     fn hwpt_data(&self) -> Self::Data;
 }
 
-/// A family whose nested HWPTs take invalidations themselves
-/// (`IOMMU_HWPT_INVALIDATE` naming the nested HWPT): Intel VT-d's stage-1 caches
-/// live there, and the kernel's mock has both paths. SMMUv3 invalidates through its
+/// A vIOMMU family whose nested HWPTs also take invalidations themselves
+/// (`IOMMU_HWPT_INVALIDATE` naming the nested HWPT): the kernel's mock, which has
+/// both paths. (Intel VT-d invalidates on its nested HWPTs too, but has no vIOMMU:
+/// see [`ParentNesting`].) SMMUv3 invalidates through its
 /// vIOMMU only, so it has no such entry and
 /// [`Nested::invalidate`](crate::states::Nested::invalidate) does not exist for it.
 pub trait NestedInvalidation: Family {
     /// One invalidation request, sent to a nested HWPT.
     type HwptInvalidation: InvalidationEntry + Copy;
+}
+
+/// A family whose nested HWPTs hang off the nest-parent (stage-2) HWPT itself, with
+/// no vIOMMU between: Intel VT-d in Linux 7.3, and the kernel's mock. Its guest
+/// invalidations go to each nested HWPT. Sealed.
+///
+/// The lifecycle for it: [`S2Allocated::attach`](crate::states::S2Allocated::attach)
+/// gives an [`S2Attached`](crate::states::S2Attached) device (stage 2 only: the
+/// guest has translation off for it), whose
+/// [`install`](crate::states::S2Attached::install) gives an
+/// [`S2Nested`](crate::states::S2Nested).
+pub trait ParentNesting: sealed::Sealed + Send + Sync + 'static {
+    /// A name for messages.
+    const NAME: &'static str;
+    /// The guest's stage-1 configuration, parsed and checked.
+    type Stage1: Stage1Config;
+    /// One invalidation request, sent to a nested HWPT.
+    type Invalidation: InvalidationEntry + Copy;
+    /// The device's hw_info payload.
+    type HwInfo: HwInfoData;
 }
 
 pub(crate) mod sealed {

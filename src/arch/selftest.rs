@@ -65,3 +65,10 @@ impl Family for Selftest {
 impl NestedInvalidation for Selftest {
     type HwptInvalidation = IommuHwptInvalidateSelftest;
 }
+
+impl super::ParentNesting for Selftest {
+    const NAME: &'static str = "mock (selftest), nested on the parent";
+    type Stage1 = MockStage1;
+    type Invalidation = IommuHwptInvalidateSelftest;
+    type HwInfo = IommuTestHwInfo;
+}

@@ -11,6 +11,19 @@
 //!     └─ reinstall(new guest stage 1)
 //! ```
 //!
+//! Families that nest on the stage 2 itself ([`ParentNesting`](crate::arch::ParentNesting):
+//! Intel VT-d, which has no vIOMMU in Linux 7.3) take a shorter path, with their
+//! invalidations on each nested HWPT:
+//!
+//! ```text
+//!  S2Allocated ──attach(dev)──▶ S2Attached<F, D> ──install(guest stage 1)──▶ S2Nested<F, D>
+//!                                    ▲                                          │ invalidate
+//!                                    └──────────────── uninstall ───────────────┘ reinstall
+//! ```
+//!
+//! Neither path compiles for the other kind: `alloc_viommu::<Vtd>` and
+//! `attach::<Smmuv3, _>` are type errors.
+//!
 //! Each transition exists only on the state where it is right, so a vIOMMU before a
 //! stage 2, a vDEVICE before a vIOMMU, or a stage-1 install before a vDEVICE does not
 //! compile. A VMM that keeps devices in a struct uses [`DeviceState`], the
@@ -68,6 +81,9 @@ mod ioas_ready;
 mod nested;
 mod object;
 mod s2_allocated;
+mod s2_attached;
+mod s2_binding;
+mod s2_nested;
 mod vdevice_bound;
 mod viommu_allocated;
 
@@ -77,6 +93,8 @@ pub use hw_queue::HwQueue;
 pub use ioas_ready::IoasReady;
 pub use nested::Nested;
 pub use s2_allocated::S2Allocated;
+pub use s2_attached::S2Attached;
+pub use s2_nested::S2Nested;
 pub use vdevice_bound::VDeviceBound;
 pub use viommu_allocated::VIommuAllocated;
 
@@ -93,4 +111,6 @@ static_assertions::assert_impl_all!(S2Allocated: Send, Sync, Clone);
 static_assertions::assert_impl_all!(VIommuAllocated<crate::arch::Smmuv3>: Send, Sync, Clone);
 static_assertions::assert_impl_all!(VDeviceBound<crate::arch::Smmuv3, crate::VfioDevice>: Send, Sync);
 static_assertions::assert_impl_all!(Nested<crate::arch::Smmuv3, crate::VfioDevice>: Send, Sync);
+static_assertions::assert_impl_all!(S2Attached<crate::arch::Vtd, crate::VfioDevice>: Send, Sync);
+static_assertions::assert_impl_all!(S2Nested<crate::arch::Vtd, crate::VfioDevice>: Send, Sync);
 static_assertions::assert_impl_all!(VEventQueue<crate::arch::Smmuv3>: Send, Sync);

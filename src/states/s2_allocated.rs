@@ -2,8 +2,8 @@
 //! [`S2Allocated`]: the stage-2 (nest-parent) page table, the second state.
 
 use super::object::KernelObject;
-use super::{IoasReady, VIommuAllocated, sealed};
-use crate::arch::Family;
+use super::{IoasReady, S2Attached, VIommuAllocated, sealed};
+use crate::arch::{Family, ParentNesting};
 use crate::device::Device;
 use crate::error::{Error, Result, TransitionError};
 use crate::ids::HwptId;
@@ -70,6 +70,16 @@ impl S2Allocated {
         data: F::VIommuData,
     ) -> Result<VIommuAllocated<F>> {
         VIommuAllocated::new(self, dev, data)
+    }
+
+    /// Attaches `dev` to this stage 2 alone, for a family that nests on it without a
+    /// vIOMMU ([`ParentNesting`]: Intel VT-d). On failure the device comes back,
+    /// attached where it was.
+    pub fn attach<F: ParentNesting, D: Device>(
+        &self,
+        dev: D,
+    ) -> Result<S2Attached<F, D>, TransitionError<D>> {
+        S2Attached::new(self, dev)
     }
 
     /// Destroys the stage 2 now and reports the kernel's answer. Fails, giving the

@@ -5,6 +5,7 @@
 
 #[path = "../shared/alloc_count.rs"]
 mod alloc_count;
+mod amd;
 mod arm_families;
 mod batch;
 mod drain;
@@ -24,3 +25,4 @@ mod vsmmu_event_queue;
 mod vsmmu_ram;
 mod vsmmu_registers;
 mod vsmmu_stream_table;
+mod vtd;

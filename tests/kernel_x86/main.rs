@@ -20,6 +20,7 @@ mod hwpt;
 mod ioas;
 mod lifecycle;
 mod model;
+mod parent_nesting;
 mod seccomp;
 #[path = "../shared/seccomp_filter.rs"]
 mod seccomp_filter;

@@ -3,6 +3,8 @@
 //! decoded into typed capabilities, and a check that a virtual SMMU a VMM wants to
 //! present fits the physical one.
 
+use crate::arch::Mismatch;
+use crate::arch::mismatch::Mismatches;
 use crate::uapi::{HwCapabilities, HwInfoArmSmmuv3Flags, IommuHwInfoArmSmmuv3};
 
 /// Which translation stages an SMMU implements.
@@ -202,131 +204,40 @@ impl SmmuCaps {
     /// force stalls (2); one offering stalls (0) needs a physical one that offers
     /// them; a forced-stall one needs stalls on the host (0 or 2).
     pub fn mismatches(&self, virtual_smmu: &SmmuCaps) -> Vec<Mismatch> {
-        let mut out = Vec::new();
-        let mut need = |ok: bool, what: &'static str, virt: u64, phys: u64| {
-            if !ok {
-                out.push(Mismatch {
-                    what,
-                    virtual_value: virt,
-                    physical_value: phys,
-                });
-            }
-        };
-        let v = virtual_smmu;
-        need(
-            !v.stages.stage1 || self.stages.stage1,
-            "stage 1",
-            v.stages.stage1 as u64,
-            self.stages.stage1 as u64,
-        );
-        need(
-            self.stages.stage2,
-            "stage 2 (for nesting)",
-            1,
-            self.stages.stage2 as u64,
-        );
-        need(
-            !v.aarch64_tables || self.aarch64_tables,
-            "AArch64 tables",
-            v.aarch64_tables as u64,
-            self.aarch64_tables as u64,
-        );
-        need(
-            v.asid_bits <= self.asid_bits,
-            "ASID bits",
-            v.asid_bits.into(),
-            self.asid_bits.into(),
-        );
-        need(
-            v.ssid_bits <= self.ssid_bits,
-            "SSID bits",
-            v.ssid_bits.into(),
-            self.ssid_bits.into(),
-        );
-        need(!v.ats || self.ats, "ATS", v.ats as u64, self.ats as u64);
-        need(!v.pri || self.pri, "PRI", v.pri as u64, self.pri as u64);
-        need(v.httu <= self.httu, "HTTU", v.httu.into(), self.httu.into());
-        need(
-            !v.range_invalidation || self.range_invalidation,
+        let (v, h) = (virtual_smmu, self);
+        let mut out = Mismatches::default();
+        out.flag(v.stages.stage1, h.stages.stage1, "stage 1");
+        out.flag(true, h.stages.stage2, "stage 2 (for nesting)");
+        out.flag(v.aarch64_tables, h.aarch64_tables, "AArch64 tables");
+        out.at_most(v.asid_bits, h.asid_bits, "ASID bits");
+        out.at_most(v.ssid_bits, h.ssid_bits, "SSID bits");
+        out.flag(v.ats, h.ats, "ATS");
+        out.flag(v.pri, h.pri, "PRI");
+        out.at_most(v.httu, h.httu, "HTTU");
+        out.flag(
+            v.range_invalidation,
+            h.range_invalidation,
             "range invalidation",
-            v.range_invalidation as u64,
-            self.range_invalidation as u64,
         );
-        need(
-            !v.ds || self.ds,
-            "DS (52-bit with 4K/16K)",
-            v.ds as u64,
-            self.ds as u64,
-        );
-        need(
-            v.oas_bits <= self.oas_bits,
-            "output address bits",
-            v.oas_bits.into(),
-            self.oas_bits.into(),
-        );
-        need(
-            !v.granules.g4k || self.granules.g4k,
-            "4 KiB granule",
-            v.granules.g4k as u64,
-            self.granules.g4k as u64,
-        );
-        need(
-            !v.granules.g16k || self.granules.g16k,
-            "16 KiB granule",
-            v.granules.g16k as u64,
-            self.granules.g16k as u64,
-        );
-        need(
-            !v.granules.g64k || self.granules.g64k,
-            "64 KiB granule",
-            v.granules.g64k as u64,
-            self.granules.g64k as u64,
-        );
-        need(
-            !v.cd_two_level || self.cd_two_level,
-            "2-level CD tables",
-            v.cd_two_level as u64,
-            self.cd_two_level as u64,
-        );
-        need(
-            !v.coherent || self.coherent,
-            "coherent table walks",
-            v.coherent as u64,
-            self.coherent as u64,
-        );
-        let stalls_fit = match (v.stall_model, self.stall_model) {
+        out.flag(v.ds, h.ds, "DS (52-bit with 4K/16K)");
+        out.at_most(v.oas_bits, h.oas_bits, "output address bits");
+        out.flag(v.granules.g4k, h.granules.g4k, "4 KiB granule");
+        out.flag(v.granules.g16k, h.granules.g16k, "16 KiB granule");
+        out.flag(v.granules.g64k, h.granules.g64k, "64 KiB granule");
+        out.flag(v.cd_two_level, h.cd_two_level, "2-level CD tables");
+        out.flag(v.coherent, h.coherent, "coherent table walks");
+        let stalls_fit = match (v.stall_model, h.stall_model) {
             (1, host) => host != 2,
             (0, host) => host == 0,
             (2, host) => host == 0 || host == 2,
             (virt, host) => virt == host,
         };
-        need(
+        out.need(
             stalls_fit,
             "stall model",
             v.stall_model.into(),
-            self.stall_model.into(),
+            h.stall_model.into(),
         );
-        out
-    }
-}
-
-/// One capability the virtual SMMU promises and the physical one lacks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mismatch {
-    /// The capability.
-    pub what: &'static str,
-    /// Its value on the virtual SMMU.
-    pub virtual_value: u64,
-    /// Its value on the physical SMMU.
-    pub physical_value: u64,
-}
-
-impl core::fmt::Display for Mismatch {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        write!(
-            f,
-            "{}: virtual {} > physical {}",
-            self.what, self.virtual_value, self.physical_value
-        )
+        out.into_vec()
     }
 }

@@ -16,7 +16,8 @@ mod guest_command;
 pub(crate) mod id_registers;
 mod ste;
 
-pub use caps::{Granules, Mismatch, SmmuCaps, Stages};
+pub use super::Mismatch;
+pub use caps::{Granules, SmmuCaps, Stages};
 pub use command_rules::CommandRules;
 pub use drain::{Drain, DrainError, Step};
 pub use event::{Event, EventId};

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+//! What [`S2Attached`](super::S2Attached) and [`S2Nested`](super::S2Nested) share: a
+//! device on a stage 2, its own nested HWPT if any.
+
+use super::S2Allocated;
+use super::object::KernelObject;
+use crate::arch::{ParentNesting, Stage1Config};
+use crate::device::Device;
+use crate::error::Result;
+use crate::ids::{HwptId, PtId};
+use crate::iommufd::HwptAlloc;
+use core::marker::PhantomData;
+
+/// Teardown detaches the device first, then its nested HWPT (attached to nothing
+/// now) goes, then this device's hold on the stage 2.
+pub(super) struct S2Binding<F: ParentNesting, D: Device> {
+    /// `Some` from construction until [`into_device`](Self::into_device).
+    dev: Option<D>,
+    pub(super) stage1: Option<KernelObject<HwptId>>,
+    pub(super) s2: S2Allocated,
+    family: PhantomData<fn() -> F>,
+}
+
+impl<F: ParentNesting, D: Device> S2Binding<F, D> {
+    pub(super) fn new(dev: D, s2: S2Allocated) -> Self {
+        Self {
+            dev: Some(dev),
+            stage1: None,
+            s2,
+            family: PhantomData,
+        }
+    }
+
+    pub(super) fn dev(&self) -> &D {
+        match &self.dev {
+            Some(dev) => dev,
+            None => unreachable!("only into_device takes the device, and it consumes the binding"),
+        }
+    }
+
+    /// The device, leaving it attached where it is.
+    pub(super) fn into_device(mut self) -> D {
+        match self.dev.take() {
+            Some(dev) => dev,
+            None => unreachable!("only into_device takes the device, and it consumes the binding"),
+        }
+    }
+
+    /// Allocates a nested HWPT for `config` on the stage 2 and attaches the device
+    /// to it by replace. On failure nothing changed. On success returns the nested
+    /// HWPT the device left, if any.
+    pub(super) fn switch_to_config(
+        &mut self,
+        config: &F::Stage1,
+    ) -> Result<Option<KernelObject<HwptId>>> {
+        let data = config.hwpt_data();
+        let request = HwptAlloc::nested(self.dev().dev_id(), self.s2.id(), &data);
+        let hwpt = KernelObject::make(self.s2.iommufd(), |fd| fd.alloc_hwpt(&request))?;
+        self.dev().attach(PtId::Hwpt(hwpt.id()))?; // `hwpt` is destroyed on this error
+        Ok(self.stage1.replace(hwpt))
+    }
+
+    /// Attaches the device to the stage 2 alone; returns the nested HWPT it left.
+    pub(super) fn switch_to_s2(&mut self) -> Result<Option<KernelObject<HwptId>>> {
+        self.dev().attach(PtId::Hwpt(self.s2.id()))?;
+        Ok(self.stage1.take())
+    }
+
+    /// Forwards invalidations to the device's nested HWPT, if it has one.
+    pub(super) fn invalidate(&self, entries: &[F::Invalidation]) -> Result<()> {
+        match &self.stage1 {
+            Some(hwpt) => self.s2.iommufd().invalidate(hwpt.id(), entries),
+            None => Err(crate::Error::Unsupported {
+                op: crate::Op::HwptInvalidate,
+                reason: "the device is on the stage 2 alone, with no nested HWPT",
+            }),
+        }
+    }
+}
+
+impl<F: ParentNesting, D: Device> Drop for S2Binding<F, D> {
+    fn drop(&mut self) {
+        if let Some(dev) = &self.dev {
+            // As for a vIOMMU binding: nothing of this binding stays attached once
+            // the device goes (the mock's devices cannot detach; they go when
+            // destroyed).
+            let _ = dev.detach();
+        }
+    }
+}
+
+impl<F: ParentNesting, D: Device + core::fmt::Debug> core::fmt::Debug for S2Binding<F, D> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("S2Binding")
+            .field("family", &F::NAME)
+            .field("dev", &self.dev)
+            .field("stage1", &self.stage1.as_ref().map(KernelObject::id))
+            .field("s2", &self.s2.id())
+            .finish()
+    }
+}
+
+/// The accessors both per-device states on a stage 2 have.
+macro_rules! s2_binding_accessors {
+    () => {
+        /// The device.
+        pub fn device(&self) -> &D {
+            self.binding.dev()
+        }
+
+        /// The stage 2 the device's translation ends in.
+        pub fn s2(&self) -> &super::S2Allocated {
+            &self.binding.s2
+        }
+    };
+}
+pub(super) use s2_binding_accessors;

@@ -1,0 +1,237 @@
+// SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
+//! The VT-d-shaped lifecycle (nested HWPTs on the stage 2, no vIOMMU) against the
+//! mock IOMMU, whose nested-on-parent path is that shape: attach, install,
+//! invalidate with partial failure, reinstall, uninstall, unbind, every drop order
+//! and fail-nth at every step, each checked through the kernel.
+
+use crate::common::*;
+use crate::fail_nth::sweep;
+use iommufd::arch::{Selftest, selftest::stage1};
+use iommufd::mock::{MockChecks, MockDevice};
+use iommufd::states::{IoasReady, S2Allocated, S2Attached, S2Nested};
+use iommufd::uapi::*;
+use iommufd::{Error, ErrorKind, HwptId, IommuFd};
+use std::sync::Arc;
+
+type Attached = S2Attached<Selftest, MockDevice>;
+
+fn attached() -> (Arc<IommuFd>, IoasReady, S2Allocated, Attached) {
+    let fd = open();
+    let ioas = IoasReady::new(&fd).unwrap();
+    let dev = MockDevice::new(&fd, ioas.id()).unwrap();
+    let s2 = ioas.alloc_nest_parent(&dev).unwrap();
+    let attached = s2.attach(dev).map_err(|e| e.into_parts().1).unwrap();
+    (fd, ioas, s2, attached)
+}
+
+#[track_caller]
+fn assert_attached(fd: &IommuFd, hwpt: HwptId) {
+    assert_kind(fd.destroy(hwpt), ErrorKind::Busy);
+}
+
+fn entry(iotlb_id: u32) -> IommuHwptInvalidateSelftest {
+    IommuHwptInvalidateSelftest { flags: 0, iotlb_id }
+}
+
+#[test]
+#[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
+fn the_s2_path_installs_invalidates_reinstalls_and_gives_the_device_back() {
+    let (fd, ioas, s2, attached) = attached();
+    // The device is on the stage 2 alone, which the kernel now refuses to destroy.
+    assert_attached(&fd, s2.id());
+    let (info, header) = attached.hw_info().unwrap();
+    assert_eq!(header.data_type, IOMMU_HW_INFO_TYPE_SELFTEST);
+    assert_eq!(info.test_reg, IOMMU_HW_INFO_SELFTEST_REGVAL);
+
+    let nested: S2Nested<Selftest, MockDevice> = attached
+        .install(&stage1(0x1111))
+        .map_err(|e| e.into_parts().1)
+        .unwrap();
+    let first = nested.stage1_hwpt().unwrap();
+    assert_attached(&fd, first);
+    assert_eq!(nested.s2().id(), s2.id());
+    for i in 0..=MOCK_NESTED_DOMAIN_IOTLB_ID_MAX {
+        fd.check_iotlb(first, i, 0x1111).unwrap();
+    }
+
+    nested.invalidate(&[entry(1), entry(3)]).unwrap();
+    fd.check_iotlb(first, 0, 0x1111).unwrap();
+    fd.check_iotlb(first, 1, 0).unwrap();
+    fd.check_iotlb(first, 3, 0).unwrap();
+    // The mock refuses entry 1 of 3: entry 0 took effect, entry 2 did not run.
+    let e = nested
+        .invalidate(&[
+            entry(0),
+            entry(MOCK_NESTED_DOMAIN_IOTLB_ID_MAX + 1),
+            entry(2),
+        ])
+        .unwrap_err();
+    assert_eq!(
+        e,
+        Error::Invalidation {
+            errno: rustix::io::Errno::INVAL,
+            refused: Some(1),
+            completed: 0,
+            requested: 3
+        }
+    );
+    assert_eq!(e.refused_entry(), Some(1));
+    fd.check_iotlb(first, 0, 0).unwrap();
+    fd.check_iotlb(first, 2, 0x1111).unwrap();
+    // An empty array is a successful no-op.
+    nested.invalidate(&[]).unwrap();
+
+    let nested = nested
+        .reinstall(&stage1(0x2222))
+        .map_err(|e| e.into_parts().1)
+        .unwrap();
+    let second = nested.stage1_hwpt().unwrap();
+    assert_ne!(second, first);
+    assert_kind(fd.destroy(first), ErrorKind::NotFound);
+    assert_eq!(nested.stage1(), &stage1(0x2222));
+    fd.check_iotlb(second, 2, 0x2222).unwrap();
+
+    // The guest turns translation off: back on the stage 2, the nested HWPT gone.
+    let attached = nested.uninstall().map_err(|e| e.into_parts().1).unwrap();
+    assert_kind(fd.destroy(second), ErrorKind::NotFound);
+    assert_attached(&fd, s2.id());
+    // With no nested HWPT there is nothing to invalidate: the crate says so.
+    let nested = attached
+        .install(&stage1(0x3333))
+        .map_err(|e| e.into_parts().1)
+        .unwrap();
+    let third = nested.stage1_hwpt().unwrap();
+    let dev = nested.unbind().map_err(|e| e.into_parts().1).unwrap();
+    assert_kind(fd.destroy(third), ErrorKind::NotFound);
+    // The device came back on the stage 2; once it goes, everything can.
+    assert_attached(&fd, s2.id());
+    drop(dev);
+    s2.try_destroy().map_err(|e| e.into_parts().1).unwrap();
+    ioas.try_destroy().map_err(|e| e.into_parts().1).unwrap();
+}
+
+#[test]
+#[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
+fn every_drop_order_of_the_s2_path_leaves_nothing_behind() {
+    for order in [
+        [0, 1, 2],
+        [0, 2, 1],
+        [1, 0, 2],
+        [1, 2, 0],
+        [2, 0, 1],
+        [2, 1, 0],
+    ] {
+        let (fd, ioas, s2, attached) = attached();
+        let nested = attached
+            .install(&stage1(9))
+            .map_err(|e| e.into_parts().1)
+            .unwrap();
+        let ids = [
+            ioas.id().raw(),
+            s2.id().raw(),
+            nested.stage1_hwpt().unwrap().raw(),
+        ];
+        let mut owners: [Option<Box<dyn Send>>; 3] = [
+            Some(Box::new(ioas)),
+            Some(Box::new(s2)),
+            Some(Box::new(nested)),
+        ];
+        for i in order {
+            owners[i] = None;
+        }
+        for id in ids {
+            assert_kind(fd.destroy(HwptId::from_raw(id)), ErrorKind::NotFound);
+        }
+    }
+}
+
+#[test]
+#[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
+fn failed_s2_transitions_give_back_what_the_caller_had() {
+    // attach: either attached, or the device back where it was (on the IOAS).
+    let injected = sweep(
+        || {
+            let fd = open();
+            let ioas = IoasReady::new(&fd).unwrap();
+            let dev = MockDevice::new(&fd, ioas.id()).unwrap();
+            let s2 = ioas.alloc_nest_parent(&dev).unwrap();
+            (fd, ioas, s2, dev)
+        },
+        |(fd, ioas, s2, dev)| {
+            let r = s2.attach::<Selftest, _>(dev);
+            (fd, ioas, s2, r)
+        },
+        |(fd, _ioas, s2, r), fired| match r {
+            Ok(attached) => assert_attached(&fd, attached.s2().id()),
+            Err(e) => {
+                assert!(fired, "attach failed without injection: {}", e.error());
+                let dev = e.into_value();
+                // Not on the stage 2: it can go while the device lives.
+                let hwpt = dev.initial_hwpt();
+                assert_ne!(hwpt, s2.id());
+                s2.try_destroy().map_err(|e| e.into_parts().1).unwrap();
+            }
+        },
+    );
+    eprintln!("attach swept under fault injection: {injected} failing sites");
+
+    // install: either nested, or still on the stage 2 alone and usable.
+    let injected = sweep(
+        attached,
+        |(fd, ioas, s2, attached)| (fd, ioas, s2, attached.install(&stage1(0x4444))),
+        |(fd, ioas, s2, r), fired| {
+            match r {
+                Ok(nested) => fd
+                    .check_iotlb(nested.stage1_hwpt().unwrap(), 0, 0x4444)
+                    .unwrap(),
+                Err(e) => {
+                    assert!(fired, "install failed without injection: {}", e.error());
+                    let attached = e.into_value();
+                    assert_attached(&fd, s2.id());
+                    let nested = attached
+                        .install(&stage1(0x5555))
+                        .map_err(|e| e.into_parts().1)
+                        .unwrap();
+                    fd.check_iotlb(nested.stage1_hwpt().unwrap(), 1, 0x5555)
+                        .unwrap();
+                }
+            }
+            drop(s2);
+            ioas.try_destroy().map_err(|e| e.into_parts().1).unwrap();
+        },
+    );
+    eprintln!("install swept under fault injection: {injected} failing sites");
+    assert!(injected > 0);
+
+    // reinstall: either the new HWPT, or the old one still attached with its values.
+    let injected = sweep(
+        || {
+            let (fd, _ioas, _s2, attached) = attached();
+            let nested = attached
+                .install(&stage1(0x6666))
+                .map_err(|e| e.into_parts().1)
+                .unwrap();
+            (fd, nested)
+        },
+        |(fd, nested)| {
+            let old = nested.stage1_hwpt().unwrap();
+            (fd, old, nested.reinstall(&stage1(0x7777)))
+        },
+        |(fd, old, r), fired| match r {
+            Ok(nested) => {
+                assert_kind(fd.destroy(old), ErrorKind::NotFound);
+                fd.check_iotlb(nested.stage1_hwpt().unwrap(), 0, 0x7777)
+                    .unwrap();
+            }
+            Err(e) => {
+                assert!(fired, "reinstall failed without injection: {}", e.error());
+                let nested = e.into_value();
+                assert_eq!(nested.stage1_hwpt(), Some(old));
+                assert_attached(&fd, old);
+                fd.check_iotlb(old, 2, 0x6666).unwrap();
+            }
+        },
+    );
+    eprintln!("reinstall swept under fault injection: {injected} failing sites");
+    assert!(injected > 0);
+}
