@@ -13,7 +13,7 @@ mod viommu;
 
 pub use hwpt::{HwInfo, HwptAlloc, INVALIDATE_CHUNK, INVALIDATE_MAX_ENTRIES};
 pub use ioas::{Access, IovaRanges, MapAt, RlimitMode};
-pub use viommu::{FaultQueue, RawVEventQueue};
+pub use viommu::{RawFaultQueue, RawVEventQueue};
 
 use crate::error::{ErrnoExt, Op, Result};
 use crate::ids::Destroyable;

@@ -52,12 +52,12 @@ impl AsFd for RawVEventQueue {
 
 /// A fault queue for I/O page faults: its object id and fd.
 #[derive(Debug)]
-pub struct FaultQueue {
+pub struct RawFaultQueue {
     id: FaultQueueId,
     fd: OwnedFd,
 }
 
-impl FaultQueue {
+impl RawFaultQueue {
     /// The object id, for [`HwptAlloc::fault_queue`](super::HwptAlloc::fault_queue).
     pub fn id(&self) -> FaultQueueId {
         self.id
@@ -81,7 +81,7 @@ impl FaultQueue {
     }
 }
 
-impl AsFd for FaultQueue {
+impl AsFd for RawFaultQueue {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
@@ -169,9 +169,9 @@ impl IommuFd {
     }
 
     /// Allocates a fault queue for I/O page faults.
-    pub fn alloc_fault_queue(&self) -> Result<FaultQueue> {
+    pub fn alloc_fault_queue(&self) -> Result<RawFaultQueue> {
         let (id, fd) = ioctl::hwpt::fault_queue_alloc(self.as_fd()).op(Op::FaultQueueAlloc)?;
-        Ok(FaultQueue {
+        Ok(RawFaultQueue {
             id: FaultQueueId::from_raw(id),
             fd,
         })

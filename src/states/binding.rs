@@ -19,7 +19,9 @@ pub(super) struct Binding<F: Family, D: Device> {
     /// `Some` from construction until [`into_device`](Self::into_device), which
     /// consumes the binding.
     dev: Option<D>,
-    pub(super) stage1: Option<KernelObject<HwptId>>,
+    pub(super) stage1: Option<Stage1Hwpt>,
+    /// Where the nested HWPTs made from now on report I/O page faults.
+    pub(super) faults: Option<super::FaultQueue>,
     pub(super) vdevice: KernelObject<VDeviceId>,
     pub(super) virt_id: u64,
     pub(super) viommu: VIommuAllocated<F>,
@@ -35,6 +37,7 @@ impl<F: Family, D: Device> Binding<F, D> {
         Self {
             dev: Some(dev),
             stage1: None,
+            faults: None,
             vdevice,
             virt_id,
             viommu,
@@ -60,13 +63,10 @@ impl<F: Family, D: Device> Binding<F, D> {
     /// it by replace. On failure nothing changed: the device is where it was and the
     /// new HWPT is destroyed. On success returns the HWPT the device left, if it was
     /// this device's own.
-    pub(super) fn switch_to_config(
-        &mut self,
-        config: &F::Stage1,
-    ) -> Result<Option<KernelObject<HwptId>>> {
+    pub(super) fn switch_to_config(&mut self, config: &F::Stage1) -> Result<Option<Stage1Hwpt>> {
         let data = config.hwpt_data();
         let request = HwptAlloc::nested(self.dev().dev_id(), self.viommu.id(), &data);
-        let hwpt = KernelObject::make(self.viommu.iommufd(), |fd| fd.alloc_hwpt(&request))?;
+        let hwpt = Stage1Hwpt::make(self.viommu.iommufd(), request, &self.faults)?;
         self.dev().attach(PtId::Hwpt(hwpt.id()))?; // `hwpt` is destroyed on this error
         Ok(self.stage1.replace(hwpt))
     }
@@ -74,10 +74,7 @@ impl<F: Family, D: Device> Binding<F, D> {
     /// Attaches the device to the vIOMMU's default `kind` by replace; on success
     /// returns the device's own HWPT it left, if any. Fails, changing nothing, when
     /// the vIOMMU has no such default.
-    pub(super) fn switch_to_default(
-        &mut self,
-        kind: DefaultStage1,
-    ) -> Result<Option<KernelObject<HwptId>>> {
+    pub(super) fn switch_to_default(&mut self, kind: DefaultStage1) -> Result<Option<Stage1Hwpt>> {
         let hwpt = self.viommu.default_hwpt(kind).ok_or(no_default(kind))?;
         self.dev().attach(PtId::Hwpt(hwpt))?;
         Ok(self.stage1.take())
@@ -101,6 +98,46 @@ impl<F: NestedInvalidation, D: Device> Binding<F, D> {
             });
         };
         self.viommu.iommufd().invalidate(hwpt.id(), entries)
+    }
+}
+
+/// A device's own nested HWPT and the fault queue it reports to, if any. Boxed:
+/// the per-device states travel by value in every `TransitionError`, and installs
+/// are rare next to the moves.
+#[derive(Debug)]
+pub(super) struct Stage1Hwpt(Box<Stage1HwptInner>);
+
+// Field order is teardown order: the HWPT holds the queue busy in the kernel.
+#[derive(Debug)]
+struct Stage1HwptInner {
+    hwpt: KernelObject<HwptId>,
+    faults: Option<super::FaultQueue>,
+}
+
+impl Stage1Hwpt {
+    /// Allocates `request`, made to report to `faults` when there is a queue.
+    pub(super) fn make(
+        fd: &std::sync::Arc<crate::IommuFd>,
+        request: HwptAlloc<'_>,
+        faults: &Option<super::FaultQueue>,
+    ) -> Result<Self> {
+        let request = match faults {
+            Some(queue) => request.fault_queue(queue.id()),
+            None => request,
+        };
+        Ok(Self(Box::new(Stage1HwptInner {
+            hwpt: KernelObject::make(fd, |fd| fd.alloc_hwpt(&request))?,
+            faults: faults.clone(),
+        })))
+    }
+
+    pub(super) fn id(&self) -> HwptId {
+        self.0.hwpt.id()
+    }
+
+    /// The fault queue this HWPT reports to.
+    pub(super) fn fault_queue(&self) -> Option<&super::FaultQueue> {
+        self.0.faults.as_ref()
     }
 }
 
@@ -152,6 +189,19 @@ macro_rules! binding_accessors {
         pub fn viommu(&self) -> &super::VIommuAllocated<F> {
             &self.binding.viommu
         }
+
+        /// The fault queue the nested HWPTs installed from now on report I/O page
+        /// faults to.
+        pub fn fault_queue(&self) -> Option<&super::FaultQueue> {
+            self.binding.faults.as_ref()
+        }
+
+        /// Makes the nested HWPTs installed from now on (install, reinstall)
+        /// report I/O page faults to `queue`, or to none. Changes nothing in the
+        /// kernel until then: the current HWPT keeps its queue.
+        pub fn set_fault_queue(&mut self, queue: Option<&super::FaultQueue>) {
+            self.binding.faults = queue.cloned();
+        }
     };
 }
 pub(super) use binding_accessors;
@@ -173,7 +223,7 @@ impl<F: Family, D: Device + core::fmt::Debug> core::fmt::Debug for Binding<F, D>
             .field("dev", &self.dev)
             .field("vdevice", &self.vdevice.id())
             .field("virt_id", &self.virt_id)
-            .field("stage1", &self.stage1.as_ref().map(KernelObject::id))
+            .field("stage1", &self.stage1.as_ref().map(Stage1Hwpt::id))
             .field("viommu", &self.viommu.id())
             .finish()
     }

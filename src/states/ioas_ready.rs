@@ -115,7 +115,18 @@ impl IoasReady {
     /// Allocates the stage-2 page table of this IOAS for `dev`'s physical IOMMU: a
     /// paging HWPT with `NEST_PARENT`, mapping what the IOAS maps.
     pub fn alloc_nest_parent(&self, dev: &impl Device) -> Result<S2Allocated> {
-        S2Allocated::new(self, dev)
+        S2Allocated::new(self, dev, false)
+    }
+
+    /// [`alloc_nest_parent`](Self::alloc_nest_parent) with dirty tracking
+    /// (`IOMMU_HWPT_ALLOC_DIRTY_TRACKING`), for live migration:
+    /// [`S2Allocated::dirty_tracker`] gives its [`DirtyTracker`](super::DirtyTracker).
+    /// The kernel refuses it (EOPNOTSUPP,
+    /// [`ErrorKind::NotSupported`](crate::ErrorKind::NotSupported)) where the IOMMU
+    /// cannot track dirty pages of a nest parent: Linux 7.3's arm-smmu-v3 never
+    /// can; VT-d needs ECAP.SLADS; the mock can.
+    pub fn alloc_dirty_tracked_nest_parent(&self, dev: &impl Device) -> Result<S2Allocated> {
+        S2Allocated::new(self, dev, true)
     }
 
     /// Destroys the IOAS now and reports the kernel's answer (Drop does the same but

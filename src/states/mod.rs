@@ -75,7 +75,9 @@
 
 mod binding;
 mod device_state;
+mod dirty;
 mod events;
+mod faults;
 mod hw_queue;
 mod ioas_ready;
 mod nested;
@@ -88,7 +90,9 @@ mod vdevice_bound;
 mod viommu_allocated;
 
 pub use device_state::{DeviceState, GuestStage1, Typed};
+pub use dirty::DirtyTracker;
 pub use events::{VEventEntries, VEventEntry, VEventQueue};
+pub use faults::{FaultQueue, PageResponse};
 pub use hw_queue::HwQueue;
 pub use ioas_ready::IoasReady;
 pub use nested::Nested;
@@ -114,3 +118,4 @@ static_assertions::assert_impl_all!(Nested<crate::arch::Smmuv3, crate::VfioDevic
 static_assertions::assert_impl_all!(S2Attached<crate::arch::Vtd, crate::VfioDevice>: Send, Sync);
 static_assertions::assert_impl_all!(S2Nested<crate::arch::Vtd, crate::VfioDevice>: Send, Sync);
 static_assertions::assert_impl_all!(VEventQueue<crate::arch::Smmuv3>: Send, Sync);
+static_assertions::assert_impl_all!(FaultQueue: Send, Sync, Clone);

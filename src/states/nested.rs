@@ -44,6 +44,12 @@ impl<F: Family, D: Device> Nested<F, D> {
         self.binding.stage1.as_ref().map(|h| h.id())
     }
 
+    /// The fault queue the current nested HWPT reports I/O page faults to (set
+    /// with `set_fault_queue` before it was installed).
+    pub fn stage1_fault_queue(&self) -> Option<&super::FaultQueue> {
+        self.binding.stage1.as_ref().and_then(|h| h.fault_queue())
+    }
+
     /// Follows a change of the guest's configuration: allocates a nested HWPT from
     /// `config`, replaces the attachment, then destroys the old HWPT.
     pub fn reinstall(mut self, config: &F::Stage1) -> Result<Self, TransitionError<Self>> {

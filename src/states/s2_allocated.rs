@@ -2,7 +2,7 @@
 //! [`S2Allocated`]: the stage-2 (nest-parent) page table, the second state.
 
 use super::object::KernelObject;
-use super::{IoasReady, S2Attached, VIommuAllocated, sealed};
+use super::{DirtyTracker, IoasReady, S2Attached, VIommuAllocated, sealed};
 use crate::arch::{Family, ParentNesting};
 use crate::device::Device;
 use crate::error::{Error, Result, TransitionError};
@@ -24,21 +24,37 @@ pub struct S2Allocated {
 struct S2Inner {
     hwpt: KernelObject<HwptId>,
     ioas: IoasReady,
+    dirty_tracking: bool,
 }
 
 impl sealed::Sealed for S2Allocated {}
 impl super::State for S2Allocated {}
 
 impl S2Allocated {
-    pub(super) fn new(ioas: &IoasReady, dev: &impl Device) -> Result<Self> {
+    pub(super) fn new(ioas: &IoasReady, dev: &impl Device, dirty_tracking: bool) -> Result<Self> {
         let request = HwptAlloc::paging(dev.dev_id(), ioas.id()).nest_parent();
+        let request = if dirty_tracking {
+            request.dirty_tracking()
+        } else {
+            request
+        };
         let hwpt = KernelObject::make(ioas.iommufd(), |fd| fd.alloc_hwpt(&request))?;
         Ok(Self {
             inner: Arc::new(S2Inner {
                 hwpt,
                 ioas: ioas.clone(),
+                dirty_tracking,
             }),
         })
+    }
+
+    /// Its dirty tracker, when it was allocated with dirty tracking
+    /// ([`IoasReady::alloc_dirty_tracked_nest_parent`]). The tracker shares the
+    /// handle.
+    pub fn dirty_tracker(&self) -> Option<DirtyTracker> {
+        self.inner
+            .dirty_tracking
+            .then(|| DirtyTracker::new(self.clone()))
     }
 
     /// The kernel id of the nest-parent HWPT.
@@ -87,10 +103,18 @@ impl S2Allocated {
     /// still attached to it (EBUSY).
     pub fn try_destroy(self) -> Result<(), TransitionError<Self>> {
         match Arc::try_unwrap(self.inner) {
-            Ok(S2Inner { hwpt, ioas }) => hwpt.destroy().map_err(|(hwpt, e)| {
+            Ok(S2Inner {
+                hwpt,
+                ioas,
+                dirty_tracking,
+            }) => hwpt.destroy().map_err(|(hwpt, e)| {
                 TransitionError::new(
                     Self {
-                        inner: Arc::new(S2Inner { hwpt, ioas }),
+                        inner: Arc::new(S2Inner {
+                            hwpt,
+                            ioas,
+                            dirty_tracking,
+                        }),
                     },
                     e,
                 )

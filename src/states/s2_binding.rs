@@ -3,11 +3,11 @@
 //! device on a stage 2, its own nested HWPT if any.
 
 use super::S2Allocated;
-use super::object::KernelObject;
+use super::binding::Stage1Hwpt;
 use crate::arch::{ParentNesting, Stage1Config};
 use crate::device::Device;
 use crate::error::Result;
-use crate::ids::{HwptId, PtId};
+use crate::ids::PtId;
 use crate::iommufd::HwptAlloc;
 use core::marker::PhantomData;
 
@@ -16,7 +16,9 @@ use core::marker::PhantomData;
 pub(super) struct S2Binding<F: ParentNesting, D: Device> {
     /// `Some` from construction until [`into_device`](Self::into_device).
     dev: Option<D>,
-    pub(super) stage1: Option<KernelObject<HwptId>>,
+    pub(super) stage1: Option<Stage1Hwpt>,
+    /// Where the nested HWPTs made from now on report I/O page faults.
+    pub(super) faults: Option<super::FaultQueue>,
     pub(super) s2: S2Allocated,
     family: PhantomData<fn() -> F>,
 }
@@ -26,6 +28,7 @@ impl<F: ParentNesting, D: Device> S2Binding<F, D> {
         Self {
             dev: Some(dev),
             stage1: None,
+            faults: None,
             s2,
             family: PhantomData,
         }
@@ -49,19 +52,16 @@ impl<F: ParentNesting, D: Device> S2Binding<F, D> {
     /// Allocates a nested HWPT for `config` on the stage 2 and attaches the device
     /// to it by replace. On failure nothing changed. On success returns the nested
     /// HWPT the device left, if any.
-    pub(super) fn switch_to_config(
-        &mut self,
-        config: &F::Stage1,
-    ) -> Result<Option<KernelObject<HwptId>>> {
+    pub(super) fn switch_to_config(&mut self, config: &F::Stage1) -> Result<Option<Stage1Hwpt>> {
         let data = config.hwpt_data();
         let request = HwptAlloc::nested(self.dev().dev_id(), self.s2.id(), &data);
-        let hwpt = KernelObject::make(self.s2.iommufd(), |fd| fd.alloc_hwpt(&request))?;
+        let hwpt = Stage1Hwpt::make(self.s2.iommufd(), request, &self.faults)?;
         self.dev().attach(PtId::Hwpt(hwpt.id()))?; // `hwpt` is destroyed on this error
         Ok(self.stage1.replace(hwpt))
     }
 
     /// Attaches the device to the stage 2 alone; returns the nested HWPT it left.
-    pub(super) fn switch_to_s2(&mut self) -> Result<Option<KernelObject<HwptId>>> {
+    pub(super) fn switch_to_s2(&mut self) -> Result<Option<Stage1Hwpt>> {
         self.dev().attach(PtId::Hwpt(self.s2.id()))?;
         Ok(self.stage1.take())
     }
@@ -94,7 +94,7 @@ impl<F: ParentNesting, D: Device + core::fmt::Debug> core::fmt::Debug for S2Bind
         f.debug_struct("S2Binding")
             .field("family", &F::NAME)
             .field("dev", &self.dev)
-            .field("stage1", &self.stage1.as_ref().map(KernelObject::id))
+            .field("stage1", &self.stage1.as_ref().map(Stage1Hwpt::id))
             .field("s2", &self.s2.id())
             .finish()
     }
@@ -111,6 +111,19 @@ macro_rules! s2_binding_accessors {
         /// The stage 2 the device's translation ends in.
         pub fn s2(&self) -> &super::S2Allocated {
             &self.binding.s2
+        }
+
+        /// The fault queue the nested HWPTs installed from now on report I/O page
+        /// faults to.
+        pub fn fault_queue(&self) -> Option<&super::FaultQueue> {
+            self.binding.faults.as_ref()
+        }
+
+        /// Makes the nested HWPTs installed from now on (install, reinstall)
+        /// report I/O page faults to `queue`, or to none. Changes nothing in the
+        /// kernel until then: the current HWPT keeps its queue.
+        pub fn set_fault_queue(&mut self, queue: Option<&super::FaultQueue>) {
+            self.binding.faults = queue.cloned();
         }
     };
 }

@@ -47,6 +47,12 @@ impl<F: ParentNesting, D: Device> S2Nested<F, D> {
         self.binding.stage1.as_ref().map(|h| h.id())
     }
 
+    /// The fault queue the current nested HWPT reports I/O page faults to (set
+    /// with `set_fault_queue` before it was installed).
+    pub fn stage1_fault_queue(&self) -> Option<&super::FaultQueue> {
+        self.binding.stage1.as_ref().and_then(|h| h.fault_queue())
+    }
+
     /// Forwards guest invalidations to the nested HWPT in one ioctl, without
     /// copying or allocating. The driver handles the entries in order; when it
     /// refuses one, [`Error::refused_entry`](crate::Error::refused_entry) is its

@@ -386,3 +386,21 @@ fn raw_vste_errno<D: Device>(
         Err(e) => e.errno(),
     }
 }
+
+#[test]
+#[ignore = "needs /dev/iommu and a VFIO device behind arm-smmu-v3: run rig/arm64-tier.sh"]
+fn a_dirty_tracked_nest_parent_is_refused_as_unsupported() {
+    // Linux 7.3's arm-smmu-v3 takes NEST_PARENT or DIRTY_TRACKING, never both.
+    let fd = Arc::new(IommuFd::open().expect("/dev/iommu must exist in the arm64 tier"));
+    let ioas = IoasReady::new(&fd).unwrap();
+    let dev = open_device(0)
+        .bind(&fd)
+        .map_err(|e| e.into_parts().1)
+        .unwrap();
+    let e = ioas.alloc_dirty_tracked_nest_parent(&dev).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::NotSupported, "{e}");
+    assert_eq!(e.errno(), Some(Errno::OPNOTSUPP));
+    // Nothing was made: the plain nest parent still comes, without a tracker.
+    let s2 = ioas.alloc_nest_parent(&dev).unwrap();
+    assert!(s2.dirty_tracker().is_none());
+}

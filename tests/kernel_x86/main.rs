@@ -18,6 +18,7 @@ mod failures;
 mod faults_and_events;
 mod hwpt;
 mod ioas;
+mod iopf;
 mod lifecycle;
 mod model;
 mod parent_nesting;

@@ -235,3 +235,72 @@ fn failed_s2_transitions_give_back_what_the_caller_had() {
     eprintln!("reinstall swept under fault injection: {injected} failing sites");
     assert!(injected > 0);
 }
+
+#[test]
+#[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
+fn a_dirty_tracked_stage2_reports_what_dma_wrote_under_a_nested_device() {
+    let fd = open();
+    let ioas = IoasReady::new(&fd).unwrap();
+    // One page table entry per 4 KiB page, so the mock dirties exactly what we ask.
+    ioas.set_huge_pages(false).unwrap();
+    let dev = MockDevice::new(&fd, ioas.id()).unwrap();
+    let plain = ioas.alloc_nest_parent(&dev).unwrap();
+    assert!(plain.dirty_tracker().is_none());
+    drop(plain);
+    let s2 = ioas.alloc_dirty_tracked_nest_parent(&dev).unwrap();
+    let tracker = s2.dirty_tracker().unwrap();
+    let page = 4096u64;
+    let iova = APERTURE;
+    let buf = Buffer::new(64 * page as usize);
+    map_buffer(&fd, ioas.id(), &buf, iova);
+    // A device translated by the guest's stage 1 on top of the tracked stage 2.
+    let nested = s2
+        .attach::<Selftest, _>(dev)
+        .map_err(|e| e.into_parts().1)
+        .unwrap()
+        .install(&stage1(1))
+        .map_err(|e| e.into_parts().1)
+        .unwrap();
+    tracker.start().unwrap();
+    // Pages 0, 5 and 63 written.
+    let mut pattern = [0u8; 8];
+    pattern[0] = 0b10_0001;
+    pattern[7] = 0x80;
+    fd.set_dirty(s2.id(), iommufd::Iova(iova), page, &pattern)
+        .unwrap();
+    let want = (1u64 << 0) | (1 << 5) | (1 << 63);
+    // Read without clearing, twice the same; then read and clear; then nothing.
+    for _ in 0..2 {
+        let mut bitmap = [0u64; 1];
+        tracker
+            .read(iommufd::Iova(iova), 64 * page, page, &mut bitmap)
+            .unwrap();
+        assert_eq!(bitmap[0], want);
+    }
+    let mut bitmap = [0u64; 1];
+    tracker
+        .read_and_clear(iommufd::Iova(iova), 64 * page, page, &mut bitmap)
+        .unwrap();
+    assert_eq!(bitmap[0], want);
+    // Bits already in the buffer stay set (it gathers several logs).
+    let mut gathered = [1u64 << 9];
+    tracker
+        .read_and_clear(iommufd::Iova(iova), 64 * page, page, &mut gathered)
+        .unwrap();
+    assert_eq!(gathered[0], 1 << 9);
+    // A bitmap too small for the range is refused before any syscall.
+    let mut small = [0u64; 1];
+    match tracker.read(iommufd::Iova(iova), 128 * page, page, &mut small) {
+        Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "bitmap"),
+        other => panic!("expected a refusal of the bitmap, got {other:?}"),
+    }
+    tracker.stop().unwrap();
+    // The tracker shares the stage 2: it cannot go while the tracker lives.
+    let s2 = match s2.try_destroy() {
+        Err(e) => e.into_value(),
+        Ok(()) => panic!("the stage 2 went while shared"),
+    };
+    drop((nested, tracker));
+    ioas.unmap_all().unwrap();
+    s2.try_destroy().map_err(|e| e.into_parts().1).unwrap();
+}

@@ -10,7 +10,7 @@ use super::world::{Node, What, World};
 use iommufd::arch::Selftest;
 use iommufd::mock::MockDevice;
 use iommufd::states::{DeviceState, HwQueue, IoasReady, S2Allocated, VEventQueue, VIommuAllocated};
-use iommufd::{FaultQueue, FaultQueueId, HwptId, IommuFd};
+use iommufd::{FaultQueueId, HwptId, IommuFd, RawFaultQueue};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -27,7 +27,7 @@ pub enum Handle {
     Queue(HwQueue<Selftest>),
     RawHwpt(HwptId),
     /// The fd is closed before the destroy; a refused destroy leaves it `None`.
-    RawFault(Option<FaultQueue>, FaultQueueId),
+    RawFault(Option<RawFaultQueue>, FaultQueueId),
 }
 
 impl Handle {
