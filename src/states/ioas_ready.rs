@@ -2,7 +2,7 @@
 //! [`IoasReady`]: an I/O address space, the first state.
 
 use super::object::KernelObject;
-use super::{S2Allocated, sealed};
+use super::{S2Allocated, S2Options, sealed};
 use crate::device::Device;
 use crate::error::{Error, Op, Result, TransitionError};
 use crate::ids::{IoasId, Iova, IovaRange};
@@ -115,18 +115,21 @@ impl IoasReady {
     /// Allocates the stage-2 page table of this IOAS for `dev`'s physical IOMMU: a
     /// paging HWPT with `NEST_PARENT`, mapping what the IOAS maps.
     pub fn alloc_nest_parent(&self, dev: &impl Device) -> Result<S2Allocated> {
-        S2Allocated::new(self, dev, false)
+        S2Allocated::new(self, dev, S2Options::new())
     }
 
-    /// [`alloc_nest_parent`](Self::alloc_nest_parent) with dirty tracking
-    /// (`IOMMU_HWPT_ALLOC_DIRTY_TRACKING`), for live migration:
-    /// [`S2Allocated::dirty_tracker`] gives its [`DirtyTracker`](super::DirtyTracker).
-    /// The kernel refuses it (EOPNOTSUPP,
-    /// [`ErrorKind::NotSupported`](crate::ErrorKind::NotSupported)) where the IOMMU
-    /// cannot track dirty pages of a nest parent: Linux 7.3's arm-smmu-v3 never
-    /// can; VT-d needs ECAP.SLADS; the mock can.
-    pub fn alloc_dirty_tracked_nest_parent(&self, dev: &impl Device) -> Result<S2Allocated> {
-        S2Allocated::new(self, dev, true)
+    /// [`alloc_nest_parent`](Self::alloc_nest_parent) with options: dirty tracking
+    /// for live migration, PASID support for nested HWPTs per PASID. The kernel
+    /// refuses what the IOMMU cannot do (EOPNOTSUPP,
+    /// [`ErrorKind::NotSupported`](crate::ErrorKind::NotSupported)): Linux 7.3's
+    /// arm-smmu-v3 never tracks dirty pages of a nest parent; VT-d needs
+    /// ECAP.SLADS; the mock can.
+    pub fn alloc_nest_parent_with(
+        &self,
+        dev: &impl Device,
+        options: S2Options,
+    ) -> Result<S2Allocated> {
+        S2Allocated::new(self, dev, options)
     }
 
     /// Destroys the IOAS now and reports the kernel's answer (Drop does the same but

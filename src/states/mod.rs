@@ -86,6 +86,7 @@ mod s2_allocated;
 mod s2_attached;
 mod s2_binding;
 mod s2_nested;
+mod s2_pasid;
 mod vdevice_bound;
 mod viommu_allocated;
 
@@ -96,9 +97,10 @@ pub use faults::{FaultQueue, PageResponse};
 pub use hw_queue::HwQueue;
 pub use ioas_ready::IoasReady;
 pub use nested::Nested;
-pub use s2_allocated::S2Allocated;
+pub use s2_allocated::{S2Allocated, S2Options};
 pub use s2_attached::S2Attached;
 pub use s2_nested::S2Nested;
+pub use s2_pasid::PASID_MAX;
 pub use vdevice_bound::VDeviceBound;
 pub use viommu_allocated::VIommuAllocated;
 

@@ -24,35 +24,94 @@ pub struct S2Allocated {
 struct S2Inner {
     hwpt: KernelObject<HwptId>,
     ioas: IoasReady,
+    options: S2Options,
+}
+
+/// How a stage 2 is allocated, for
+/// [`IoasReady::alloc_nest_parent_with`]. The default is a plain nest parent.
+///
+/// ```
+/// use iommufd::states::S2Options;
+/// let options = S2Options::new().dirty_tracking().pasid();
+/// assert!(options.has_dirty_tracking() && options.has_pasid());
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct S2Options {
     dirty_tracking: bool,
+    pasid: bool,
+}
+
+impl S2Options {
+    /// A plain nest parent.
+    pub const fn new() -> Self {
+        Self {
+            dirty_tracking: false,
+            pasid: false,
+        }
+    }
+
+    /// With dirty tracking (`IOMMU_HWPT_ALLOC_DIRTY_TRACKING`): see
+    /// [`S2Allocated::dirty_tracker`].
+    #[must_use]
+    pub const fn dirty_tracking(mut self) -> Self {
+        self.dirty_tracking = true;
+        self
+    }
+
+    /// PASID-compatible (`IOMMU_HWPT_ALLOC_PASID`), and so are the nested HWPTs
+    /// made on it: what a device needs before
+    /// [`S2Attached::attach_pasid`](super::S2Attached::attach_pasid) (the kernel
+    /// refuses PASID attachments while the device's own HWPT is not
+    /// PASID-compatible).
+    #[must_use]
+    pub const fn pasid(mut self) -> Self {
+        self.pasid = true;
+        self
+    }
+
+    /// Whether dirty tracking is asked for.
+    pub const fn has_dirty_tracking(&self) -> bool {
+        self.dirty_tracking
+    }
+
+    /// Whether PASID compatibility is asked for.
+    pub const fn has_pasid(&self) -> bool {
+        self.pasid
+    }
 }
 
 impl sealed::Sealed for S2Allocated {}
 impl super::State for S2Allocated {}
 
 impl S2Allocated {
-    pub(super) fn new(ioas: &IoasReady, dev: &impl Device, dirty_tracking: bool) -> Result<Self> {
-        let request = HwptAlloc::paging(dev.dev_id(), ioas.id()).nest_parent();
-        let request = if dirty_tracking {
-            request.dirty_tracking()
-        } else {
-            request
-        };
+    pub(super) fn new(ioas: &IoasReady, dev: &impl Device, options: S2Options) -> Result<Self> {
+        let mut request = HwptAlloc::paging(dev.dev_id(), ioas.id()).nest_parent();
+        if options.dirty_tracking {
+            request = request.dirty_tracking();
+        }
+        if options.pasid {
+            request = request.pasid();
+        }
         let hwpt = KernelObject::make(ioas.iommufd(), |fd| fd.alloc_hwpt(&request))?;
         Ok(Self {
             inner: Arc::new(S2Inner {
                 hwpt,
                 ioas: ioas.clone(),
-                dirty_tracking,
+                options,
             }),
         })
     }
 
-    /// Its dirty tracker, when it was allocated with dirty tracking
-    /// ([`IoasReady::alloc_dirty_tracked_nest_parent`]). The tracker shares the
-    /// handle.
+    /// The options it was allocated with.
+    pub fn options(&self) -> S2Options {
+        self.inner.options
+    }
+
+    /// Its dirty tracker, when it was allocated with
+    /// [`S2Options::dirty_tracking`]. The tracker shares the handle.
     pub fn dirty_tracker(&self) -> Option<DirtyTracker> {
         self.inner
+            .options
             .dirty_tracking
             .then(|| DirtyTracker::new(self.clone()))
     }
@@ -106,14 +165,14 @@ impl S2Allocated {
             Ok(S2Inner {
                 hwpt,
                 ioas,
-                dirty_tracking,
+                options,
             }) => hwpt.destroy().map_err(|(hwpt, e)| {
                 TransitionError::new(
                     Self {
                         inner: Arc::new(S2Inner {
                             hwpt,
                             ioas,
-                            dirty_tracking,
+                            options,
                         }),
                     },
                     e,

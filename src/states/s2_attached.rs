@@ -62,6 +62,7 @@ impl<F: ParentNesting, D: Device> S2Attached<F, D> {
     }
 
     super::s2_binding::s2_binding_accessors!();
+    super::s2_pasid::s2_pasid_methods!();
 
     /// Reads the device's IOMMU information in the family's format (for VT-d, decode
     /// it with [`VtdCaps::decode`](crate::arch::vtd::VtdCaps::decode)).
@@ -86,9 +87,14 @@ impl<F: ParentNesting, D: Device> S2Attached<F, D> {
         }
     }
 
-    /// Gives the device back, still attached to the stage 2 (detach it, or attach
-    /// it elsewhere, before the stage 2 can go).
-    pub fn unbind(self) -> D {
-        self.binding.into_device()
+    /// Detaches every PASID (destroying their nested HWPTs) and gives the device
+    /// back, still attached to the stage 2 (detach it, or attach it elsewhere,
+    /// before the stage 2 can go). On failure the state comes back, with the
+    /// PASIDs not yet detached.
+    pub fn unbind(mut self) -> Result<D, TransitionError<Self>> {
+        match self.binding.detach_all_pasids() {
+            Ok(()) => Ok(self.binding.into_device()),
+            Err(e) => Err(TransitionError::new(self, e)),
+        }
     }
 }

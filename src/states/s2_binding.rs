@@ -11,12 +11,14 @@ use crate::ids::PtId;
 use crate::iommufd::HwptAlloc;
 use core::marker::PhantomData;
 
-/// Teardown detaches the device first, then its nested HWPT (attached to nothing
-/// now) goes, then this device's hold on the stage 2.
+/// Teardown detaches the device's PASIDs and the device first, then its nested
+/// HWPTs (attached to nothing now) go, then this device's hold on the stage 2.
 pub(super) struct S2Binding<F: ParentNesting, D: Device> {
     /// `Some` from construction until [`into_device`](Self::into_device).
     dev: Option<D>,
     pub(super) stage1: Option<Stage1Hwpt>,
+    /// The nested HWPTs attached per PASID, in attach order.
+    pub(super) pasids: Vec<(u32, Stage1Hwpt)>,
     /// Where the nested HWPTs made from now on report I/O page faults.
     pub(super) faults: Option<super::FaultQueue>,
     pub(super) s2: S2Allocated,
@@ -28,6 +30,7 @@ impl<F: ParentNesting, D: Device> S2Binding<F, D> {
         Self {
             dev: Some(dev),
             stage1: None,
+            pasids: Vec::new(),
             faults: None,
             s2,
             family: PhantomData,
@@ -53,11 +56,20 @@ impl<F: ParentNesting, D: Device> S2Binding<F, D> {
     /// to it by replace. On failure nothing changed. On success returns the nested
     /// HWPT the device left, if any.
     pub(super) fn switch_to_config(&mut self, config: &F::Stage1) -> Result<Option<Stage1Hwpt>> {
-        let data = config.hwpt_data();
-        let request = HwptAlloc::nested(self.dev().dev_id(), self.s2.id(), &data);
-        let hwpt = Stage1Hwpt::make(self.s2.iommufd(), request, &self.faults)?;
+        let hwpt = self.make_nested(config)?;
         self.dev().attach(PtId::Hwpt(hwpt.id()))?; // `hwpt` is destroyed on this error
         Ok(self.stage1.replace(hwpt))
+    }
+
+    /// A nested HWPT for `config` on the stage 2, PASID-compatible when the stage 2
+    /// is, reporting to the fault queue set.
+    pub(super) fn make_nested(&self, config: &F::Stage1) -> Result<Stage1Hwpt> {
+        let data = config.hwpt_data();
+        let mut request = HwptAlloc::nested(self.dev().dev_id(), self.s2.id(), &data);
+        if self.s2.options().has_pasid() {
+            request = request.pasid();
+        }
+        Stage1Hwpt::make(self.s2.iommufd(), request, &self.faults)
     }
 
     /// Attaches the device to the stage 2 alone; returns the nested HWPT it left.
@@ -81,6 +93,9 @@ impl<F: ParentNesting, D: Device> S2Binding<F, D> {
 impl<F: ParentNesting, D: Device> Drop for S2Binding<F, D> {
     fn drop(&mut self) {
         if let Some(dev) = &self.dev {
+            for (pasid, _) in &self.pasids {
+                let _ = dev.detach_pasid(*pasid);
+            }
             // As for a vIOMMU binding: nothing of this binding stays attached once
             // the device goes (the mock's devices cannot detach; they go when
             // destroyed).
@@ -95,6 +110,14 @@ impl<F: ParentNesting, D: Device + core::fmt::Debug> core::fmt::Debug for S2Bind
             .field("family", &F::NAME)
             .field("dev", &self.dev)
             .field("stage1", &self.stage1.as_ref().map(Stage1Hwpt::id))
+            .field(
+                "pasids",
+                &self
+                    .pasids
+                    .iter()
+                    .map(|(p, h)| (*p, h.id()))
+                    .collect::<Vec<_>>(),
+            )
             .field("s2", &self.s2.id())
             .finish()
     }

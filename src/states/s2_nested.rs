@@ -35,6 +35,7 @@ impl<F: ParentNesting, D: Device + core::fmt::Debug> core::fmt::Debug for S2Nest
 
 impl<F: ParentNesting, D: Device> S2Nested<F, D> {
     super::s2_binding::s2_binding_accessors!();
+    super::s2_pasid::s2_pasid_methods!();
 
     /// The guest stage-1 configuration the nested HWPT was made from.
     pub fn stage1(&self) -> &F::Stage1 {
@@ -89,9 +90,17 @@ impl<F: ParentNesting, D: Device> S2Nested<F, D> {
         }
     }
 
-    /// Takes the device away from the guest: attaches it to the stage 2 alone,
-    /// destroys the nested HWPT and gives the device back.
-    pub fn unbind(self) -> Result<D, TransitionError<Self>> {
-        self.uninstall().map(S2Attached::unbind)
+    /// Takes the device away from the guest: detaches its PASIDs, attaches it to
+    /// the stage 2 alone, destroys the nested HWPTs and gives the device back. On
+    /// failure the state comes back (with the PASIDs not yet detached, on its
+    /// nested HWPT).
+    pub fn unbind(mut self) -> Result<D, TransitionError<Self>> {
+        if let Err(e) = self.binding.detach_all_pasids() {
+            return Err(TransitionError::new(self, e));
+        }
+        match self.uninstall() {
+            Ok(attached) => Ok(attached.binding.into_device()),
+            Err(e) => Err(e),
+        }
     }
 }

@@ -4,7 +4,7 @@
 use crate::guest::*;
 use iommufd::arch::smmuv3::{self, Event, EventId, command as cmd};
 use iommufd::arch::{DefaultStage1, Smmuv3};
-use iommufd::states::{self, IoasReady};
+use iommufd::states::{self, IoasReady, S2Options};
 use iommufd::uapi::{HwCapabilities, IommuHwInfoArmSmmuv3};
 use iommufd::{Device, Error, ErrorKind, IommuFd, PtId, VfioDevice};
 use rustix::io::Errno;
@@ -397,7 +397,9 @@ fn a_dirty_tracked_nest_parent_is_refused_as_unsupported() {
         .bind(&fd)
         .map_err(|e| e.into_parts().1)
         .unwrap();
-    let e = ioas.alloc_dirty_tracked_nest_parent(&dev).unwrap_err();
+    let e = ioas
+        .alloc_nest_parent_with(&dev, S2Options::new().dirty_tracking())
+        .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::NotSupported, "{e}");
     assert_eq!(e.errno(), Some(Errno::OPNOTSUPP));
     // Nothing was made: the plain nest parent still comes, without a tracker.

@@ -7,8 +7,8 @@
 use crate::common::*;
 use crate::fail_nth::sweep;
 use iommufd::arch::{Selftest, selftest::stage1};
-use iommufd::mock::{MockChecks, MockDevice};
-use iommufd::states::{IoasReady, S2Allocated, S2Attached, S2Nested};
+use iommufd::mock::{MockChecks, MockDevice, MockDeviceFlags};
+use iommufd::states::{IoasReady, S2Allocated, S2Attached, S2Nested, S2Options};
 use iommufd::uapi::*;
 use iommufd::{Error, ErrorKind, HwptId, IommuFd};
 use std::sync::Arc;
@@ -247,7 +247,9 @@ fn a_dirty_tracked_stage2_reports_what_dma_wrote_under_a_nested_device() {
     let plain = ioas.alloc_nest_parent(&dev).unwrap();
     assert!(plain.dirty_tracker().is_none());
     drop(plain);
-    let s2 = ioas.alloc_dirty_tracked_nest_parent(&dev).unwrap();
+    let s2 = ioas
+        .alloc_nest_parent_with(&dev, S2Options::new().dirty_tracking())
+        .unwrap();
     let tracker = s2.dirty_tracker().unwrap();
     let page = 4096u64;
     let iova = APERTURE;
@@ -303,4 +305,133 @@ fn a_dirty_tracked_stage2_reports_what_dma_wrote_under_a_nested_device() {
     drop((nested, tracker));
     ioas.unmap_all().unwrap();
     s2.try_destroy().map_err(|e| e.into_parts().1).unwrap();
+}
+
+fn pasid_attached() -> (Arc<IommuFd>, IoasReady, S2Allocated, Attached) {
+    let fd = open();
+    let ioas = IoasReady::new(&fd).unwrap();
+    let dev = MockDevice::with_flags(&fd, ioas.id(), MockDeviceFlags::PASID).unwrap();
+    let s2 = ioas
+        .alloc_nest_parent_with(&dev, S2Options::new().pasid())
+        .unwrap();
+    let attached = s2.attach(dev).map_err(|e| e.into_parts().1).unwrap();
+    (fd, ioas, s2, attached)
+}
+
+#[test]
+#[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
+fn nested_hwpts_per_pasid_attach_replace_invalidate_and_detach() {
+    let (fd, _ioas, s2, mut attached) = pasid_attached();
+    assert!(s2.options().has_pasid());
+    attached.attach_pasid(7, &stage1(0x77)).unwrap();
+    let first = attached.pasid_hwpt(7).unwrap();
+    attached.device().check_pasid_hwpt(7, Some(first)).unwrap();
+    fd.check_iotlb(first, 0, 0x77).unwrap();
+    // A new table for the same PASID replaces the old HWPT, which goes.
+    attached.attach_pasid(7, &stage1(0x88)).unwrap();
+    let second = attached.pasid_hwpt(7).unwrap();
+    attached.device().check_pasid_hwpt(7, Some(second)).unwrap();
+    assert_kind(fd.destroy(first), ErrorKind::NotFound);
+    attached.attach_pasid(9, &stage1(0x99)).unwrap();
+    assert_eq!(attached.pasids().collect::<Vec<_>>(), [7, 9]);
+    // Invalidations reach the PASID's own HWPT only.
+    attached.invalidate_pasid(9, &[entry(2)]).unwrap();
+    let ninth = attached.pasid_hwpt(9).unwrap();
+    fd.check_iotlb(ninth, 2, 0).unwrap();
+    fd.check_iotlb(second, 2, 0x88).unwrap();
+    assert_kind(
+        attached.invalidate_pasid(5, &[entry(0)]),
+        ErrorKind::CrateValidation,
+    );
+
+    // The device's own translation changes under its PASIDs.
+    let mut nested = attached
+        .install(&stage1(0x11))
+        .map_err(|e| e.into_parts().1)
+        .unwrap();
+    attached_check(&nested, &[(7, second), (9, ninth)]);
+    nested.detach_pasid(7).unwrap();
+    nested.device().check_pasid_hwpt(7, None).unwrap();
+    assert_kind(fd.destroy(second), ErrorKind::NotFound);
+    // Refused before any syscall, naming the PASID: nothing there, the RID, too wide.
+    for (pasid, e) in [
+        (7, nested.detach_pasid(7)),
+        (0, nested.attach_pasid(0, &stage1(1))),
+        (1 << 20, nested.attach_pasid(1 << 20, &stage1(1))),
+    ] {
+        match e {
+            Err(Error::InvalidInput { field, .. }) => assert_eq!(field, "pasid", "{pasid}"),
+            other => panic!("pasid {pasid}: expected a refusal, got {other:?}"),
+        }
+    }
+    // Unbinding detaches the rest and destroys their HWPTs.
+    let dev = nested.unbind().map_err(|e| e.into_parts().1).unwrap();
+    dev.check_pasid_hwpt(9, None).unwrap();
+    assert_kind(fd.destroy(ninth), ErrorKind::NotFound);
+}
+
+fn attached_check(nested: &S2Nested<Selftest, MockDevice>, want: &[(u32, HwptId)]) {
+    for (pasid, hwpt) in want {
+        assert_eq!(nested.pasid_hwpt(*pasid), Some(*hwpt));
+        nested
+            .device()
+            .check_pasid_hwpt(*pasid, Some(*hwpt))
+            .unwrap();
+    }
+}
+
+#[test]
+#[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
+fn pasid_refusals_and_failures_leave_the_pasids_as_they_were() {
+    // A stage 2 without S2Options::pasid: the crate refuses before any syscall.
+    let (_fd, _ioas, _s2, mut plain) = attached();
+    let e = plain.attach_pasid(3, &stage1(1)).unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+    assert_eq!(plain.pasids().count(), 0);
+
+    // A device without PASID support: the kernel refuses, nothing changes.
+    let fd = open();
+    let ioas = IoasReady::new(&fd).unwrap();
+    let dev = MockDevice::new(&fd, ioas.id()).unwrap();
+    let s2 = ioas
+        .alloc_nest_parent_with(&dev, S2Options::new().pasid())
+        .unwrap();
+    let mut attached = s2
+        .attach::<Selftest, _>(dev)
+        .map_err(|e| e.into_parts().1)
+        .unwrap();
+    let e = attached.attach_pasid(3, &stage1(1)).unwrap_err();
+    assert!(e.errno().is_some(), "the kernel's refusal: {e}");
+    assert_eq!(attached.pasids().count(), 0);
+
+    // Under fault injection, a replace either takes or leaves the old HWPT.
+    let injected = sweep(
+        || {
+            let (fd, ioas, s2, mut attached) = pasid_attached();
+            attached.attach_pasid(4, &stage1(0x44)).unwrap();
+            (fd, ioas, s2, attached)
+        },
+        |(fd, ioas, s2, mut attached)| {
+            let old = attached.pasid_hwpt(4).unwrap();
+            let r = attached.attach_pasid(4, &stage1(0x55));
+            (fd, ioas, s2, attached, old, r)
+        },
+        |(fd, _ioas, _s2, attached, old, r), fired| {
+            let now = attached.pasid_hwpt(4).unwrap();
+            match r {
+                Ok(()) => {
+                    assert_kind(fd.destroy(old), ErrorKind::NotFound);
+                    fd.check_iotlb(now, 0, 0x55).unwrap();
+                }
+                Err(e) => {
+                    assert!(fired, "attach_pasid failed without injection: {e}");
+                    assert_eq!(now, old);
+                    fd.check_iotlb(old, 0, 0x44).unwrap();
+                }
+            }
+            attached.device().check_pasid_hwpt(4, Some(now)).unwrap();
+        },
+    );
+    eprintln!("attach_pasid swept under fault injection: {injected} failing sites");
+    assert!(injected > 0);
 }
