@@ -56,6 +56,8 @@ pub enum Op {
     /// Attaching a device to a page table, whatever the device (the lifecycle's
     /// bind, install and switch steps).
     Attach,
+    /// Mapping a vIOMMU's window (`mmap` of the iommufd).
+    Mmap,
 }
 
 impl Op {
@@ -91,6 +93,7 @@ impl Op {
             Op::QueueWrite => "write",
             Op::TestCmd => "IOMMU_TEST_CMD",
             Op::Attach => "attach",
+            Op::Mmap => "mmap",
         }
     }
 
@@ -134,7 +137,7 @@ impl Op {
             Op::VfioDeviceAttachIommufdPt => VFIO_DEVICE_ATTACH_IOMMUFD_PT,
             Op::VfioDeviceDetachIommufdPt => VFIO_DEVICE_DETACH_IOMMUFD_PT,
             Op::TestCmd => TEST_CMD_REQUEST,
-            Op::Open | Op::QueueRead | Op::QueueWrite | Op::Attach => return None,
+            Op::Open | Op::QueueRead | Op::QueueWrite | Op::Attach | Op::Mmap => return None,
         })
     }
 }

@@ -19,7 +19,9 @@
 //! Not listed: what every Rust program needs and the VMM's filter has anyway. The
 //! crate allocates (an `Arc` per shared lifecycle state at boot; after boot only when
 //! the kernel defers a destroy), so the allocator's calls (`brk`, `mmap`, `munmap`,
-//! `mremap`, `madvise`) must be allowed; the crate makes no `mmap` of its own. It
+//! `mremap`, `madvise`) must be allowed. Its own `mmap`s are made at boot: guest RAM
+//! for [`MappedGuestMemory`](crate::vsmmu::MappedGuestMemory) and a vIOMMU's window
+//! ([`VIommuAllocated::map_window`](crate::states::VIommuAllocated::map_window)). It
 //! never polls: waiting for vEVENTQ readiness (`poll`, `epoll_wait`) is the VMM's.
 //!
 //! ```

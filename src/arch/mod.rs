@@ -103,6 +103,14 @@ pub trait Family: sealed::Sealed + Send + Sync + 'static {
     /// The stage-1 configuration for a default, or `None` when the family has no such
     /// default.
     fn default_stage1(kind: DefaultStage1) -> Option<Self::Stage1>;
+
+    /// The window the kernel returned in the vIOMMU's driver data to `mmap` from
+    /// the iommufd, as `(offset, length)`: Tegra241 CMDQV's VINTF page0, the mock's
+    /// two pages. `None` when the family (or this vIOMMU) has none.
+    fn mmap_window(data: &Self::VIommuData) -> Option<(u64, u64)> {
+        let _ = data;
+        None
+    }
 }
 
 /// A guest stage-1 configuration the crate has checked, and the nested HWPT data

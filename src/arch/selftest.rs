@@ -60,6 +60,10 @@ impl Family for Selftest {
             DefaultStage1::Abort => None,
         }
     }
+
+    fn mmap_window(data: &IommuViommuSelftest) -> Option<(u64, u64)> {
+        (data.out_mmap_length != 0).then_some((data.out_mmap_offset, data.out_mmap_length))
+    }
 }
 
 impl NestedInvalidation for Selftest {

@@ -36,6 +36,11 @@ impl Family for Tegra241Cmdqv {
     fn default_stage1(kind: DefaultStage1) -> Option<Self::Stage1> {
         smmuv3::Smmuv3::default_stage1(kind)
     }
+
+    fn mmap_window(data: &IommuViommuTegra241Cmdqv) -> Option<(u64, u64)> {
+        (data.out_vintf_mmap_length != 0)
+            .then_some((data.out_vintf_mmap_offset, data.out_vintf_mmap_length))
+    }
 }
 
 /// The logical VCMDQs in error, from a vEVENT: bit n set means queue n stopped.

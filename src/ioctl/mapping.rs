@@ -116,3 +116,106 @@ impl core::fmt::Debug for SharedMapping {
             .finish()
     }
 }
+
+/// `len` bytes of device memory (a vIOMMU's MMIO window) mapped shared from an
+/// iommufd at `offset`, reached only by volatile accesses of the width asked for,
+/// as registers need. Unmapped on drop.
+pub(crate) struct DeviceMapping {
+    base: NonNull<u8>,
+    len: usize,
+}
+
+// SAFETY: registers are reached only through volatile accesses, which any thread
+// may make at any time; `&self` hands out no reference into the mapping.
+unsafe impl Send for DeviceMapping {}
+// SAFETY: as above.
+unsafe impl Sync for DeviceMapping {}
+
+impl DeviceMapping {
+    /// Maps `len` bytes of `fd` at `offset` (both as the kernel reported them).
+    pub(crate) fn new(fd: BorrowedFd<'_>, offset: u64, len: usize) -> Result<Self, Errno> {
+        if len == 0 {
+            return Err(Errno::INVAL);
+        }
+        // SAFETY: a new mapping at an address the kernel chooses, so nothing the
+        // process holds is replaced; it is unmapped only in `drop`.
+        let base = unsafe {
+            mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                fd,
+                offset,
+            )
+        }?;
+        let base = NonNull::new(base.cast::<u8>()).ok_or(Errno::NOMEM)?;
+        Ok(Self { base, len })
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.len
+    }
+
+    pub(crate) fn as_ptr(&self) -> *mut u8 {
+        self.base.as_ptr()
+    }
+
+    /// The address of the `T` at byte `at`, when it lies within the window and is
+    /// aligned to its size.
+    #[inline]
+    fn register<T>(&self, at: usize) -> Option<*mut T> {
+        let size = size_of::<T>();
+        if at % size != 0 || at.checked_add(size)? > self.len {
+            return None;
+        }
+        // SAFETY: `at + size <= len`: within the mapping.
+        Some(unsafe { self.base.as_ptr().add(at) }.cast::<T>())
+    }
+
+    #[inline]
+    pub(crate) fn read_u32(&self, at: usize) -> Option<u32> {
+        let reg = self.register::<u32>(at)?;
+        // SAFETY: `reg` is mapped, readable and aligned (checked by `register`).
+        Some(unsafe { reg.read_volatile() })
+    }
+
+    #[inline]
+    pub(crate) fn write_u32(&self, at: usize, value: u32) -> Option<()> {
+        let reg = self.register::<u32>(at)?;
+        // SAFETY: `reg` is mapped, writable and aligned (checked by `register`).
+        unsafe { reg.write_volatile(value) };
+        Some(())
+    }
+
+    #[inline]
+    pub(crate) fn read_u64(&self, at: usize) -> Option<u64> {
+        let reg = self.register::<u64>(at)?;
+        // SAFETY: as in `read_u32`.
+        Some(unsafe { reg.read_volatile() })
+    }
+
+    #[inline]
+    pub(crate) fn write_u64(&self, at: usize, value: u64) -> Option<()> {
+        let reg = self.register::<u64>(at)?;
+        // SAFETY: as in `write_u32`.
+        unsafe { reg.write_volatile(value) };
+        Some(())
+    }
+}
+
+impl Drop for DeviceMapping {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `new`, whole; no reference into it exists.
+        let _ = unsafe { munmap(self.base.as_ptr().cast(), self.len) };
+    }
+}
+
+impl core::fmt::Debug for DeviceMapping {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("DeviceMapping")
+            .field("base", &self.base)
+            .field("len", &self.len)
+            .finish()
+    }
+}

@@ -89,6 +89,7 @@ mod s2_nested;
 mod s2_pasid;
 mod vdevice_bound;
 mod viommu_allocated;
+mod window;
 
 pub use device_state::{DeviceState, GuestStage1, Typed};
 pub use dirty::DirtyTracker;
@@ -103,6 +104,7 @@ pub use s2_nested::S2Nested;
 pub use s2_pasid::PASID_MAX;
 pub use vdevice_bound::VDeviceBound;
 pub use viommu_allocated::VIommuAllocated;
+pub use window::VIommuWindow;
 
 /// A state of the lifecycle. Sealed: the five states are the crate's.
 pub trait State: sealed::Sealed {}
@@ -121,3 +123,4 @@ static_assertions::assert_impl_all!(S2Attached<crate::arch::Vtd, crate::VfioDevi
 static_assertions::assert_impl_all!(S2Nested<crate::arch::Vtd, crate::VfioDevice>: Send, Sync);
 static_assertions::assert_impl_all!(VEventQueue<crate::arch::Smmuv3>: Send, Sync);
 static_assertions::assert_impl_all!(FaultQueue: Send, Sync, Clone);
+static_assertions::assert_impl_all!(VIommuWindow<crate::arch::Tegra241Cmdqv>: Send, Sync);

@@ -164,6 +164,14 @@ impl<F: Family> VIommuAllocated<F> {
         super::HwQueue::first(self, ipa, length)
     }
 
+    /// Maps the window the driver returned at allocation (Tegra241 CMDQV's VINTF
+    /// page0, the mock's pages): see [`VIommuWindow`](super::VIommuWindow). Refused
+    /// before any syscall when there is none (SMMUv3, or a vIOMMU allocated without
+    /// the driver data that asks for it).
+    pub fn map_window(&self) -> Result<super::VIommuWindow<F>> {
+        super::VIommuWindow::new(self)
+    }
+
     /// Reads `dev`'s IOMMU information in the family's format, to check that the
     /// physical IOMMU can back the virtual one the VMM presents.
     pub fn hw_info(&self, dev: &impl Device) -> Result<(F::HwInfo, HwInfo)> {

@@ -406,3 +406,12 @@ fn a_dirty_tracked_nest_parent_is_refused_as_unsupported() {
     let s2 = ioas.alloc_nest_parent(&dev).unwrap();
     assert!(s2.dirty_tracker().is_none());
 }
+
+#[test]
+#[ignore = "needs /dev/iommu and a VFIO device behind arm-smmu-v3: run rig/arm64-tier.sh"]
+fn an_smmuv3_viommu_has_no_window_to_map() {
+    let (guest, _bound) = phase1();
+    let e = guest.viommu.map_window().unwrap_err();
+    assert!(matches!(e, Error::Unsupported { .. }), "{e}");
+    assert_eq!(e.errno(), None, "refused before any mmap");
+}

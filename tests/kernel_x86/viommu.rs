@@ -217,3 +217,59 @@ fn hw_queue_alloc_owns_its_stage2_pages() {
     s.fd.destroy(s.viommu).unwrap();
     s.fd.check_refs(buf.bytes(), 0).unwrap();
 }
+
+/// Whether `addr` starts a mapping of this process.
+fn mapped_at(addr: usize) -> bool {
+    let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+    maps.lines()
+        .filter_map(|l| l.split('-').next())
+        .any(|start| usize::from_str_radix(start, 16) == Ok(addr))
+}
+
+#[test]
+#[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
+fn the_viommu_window_maps_the_driver_pages_and_unmaps_before_the_viommu_goes() {
+    use iommufd::arch::Selftest;
+    use iommufd::states::IoasReady;
+    let fd = open();
+    let ioas = IoasReady::new(&fd).unwrap();
+    let dev = MockDevice::new(&fd, ioas.id()).unwrap();
+    let s2 = ioas.alloc_nest_parent(&dev).unwrap();
+    let data = IommuViommuSelftest {
+        in_data: 0x5eed_f00d,
+        ..Default::default()
+    };
+    let viommu = s2.alloc_viommu_with::<Selftest>(&dev, data).unwrap();
+    let window = viommu.map_window().unwrap();
+    // The mock's two pages, the first word echoing in_data.
+    assert_eq!(window.len(), 2 * 4096);
+    assert_eq!(window.read_u32(0), Some(0x5eed_f00d));
+    // Writes reach the driver's memory and read back, at both widths.
+    window.write_u32(8, 0x1234_5678).unwrap();
+    assert_eq!(window.read_u32(8), Some(0x1234_5678));
+    window.write_u64(4096, u64::MAX - 1).unwrap();
+    assert_eq!(window.read_u64(4096), Some(u64::MAX - 1));
+    // A second mapping of the same window sees the same memory.
+    let again = viommu.map_window().unwrap();
+    assert_eq!(again.read_u32(8), Some(0x1234_5678));
+    assert_ne!(again.as_ptr(), window.as_ptr());
+    // Unaligned or outside: refused, nothing touched.
+    assert_eq!(window.read_u32(2), None);
+    assert_eq!(window.write_u64(4, 0), None);
+    assert_eq!(window.read_u32(2 * 4096), None);
+    assert_eq!(window.write_u32(2 * 4096 - 2, 0), None);
+    // The window holds the vIOMMU: it cannot be destroyed under the mapping.
+    let addr = window.as_ptr() as usize;
+    assert!(mapped_at(addr));
+    drop(again);
+    let viommu = match viommu.try_destroy() {
+        Err(e) => {
+            assert!(matches!(e.error(), Error::StillShared { .. }));
+            e.into_value()
+        }
+        Ok(()) => panic!("the vIOMMU went under its window"),
+    };
+    drop(window);
+    assert!(!mapped_at(addr), "dropping the window unmaps it");
+    viommu.try_destroy().map_err(|e| e.into_parts().1).unwrap();
+}
