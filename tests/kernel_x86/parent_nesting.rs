@@ -8,7 +8,7 @@ use crate::common::*;
 use crate::fail_nth::sweep;
 use iommufd::arch::{Selftest, selftest::stage1};
 use iommufd::mock::{MockChecks, MockDevice, MockDeviceFlags};
-use iommufd::states::{IoasReady, S2Allocated, S2Attached, S2Nested, S2Options};
+use iommufd::states::{IoasReady, S2Allocated, S2Attached, S2DeviceState, S2Nested, S2Options};
 use iommufd::uapi::*;
 use iommufd::{Error, ErrorKind, HwptId, IommuFd};
 use std::sync::Arc;
@@ -434,4 +434,62 @@ fn pasid_refusals_and_failures_leave_the_pasids_as_they_were() {
     );
     eprintln!("attach_pasid swept under fault injection: {injected} failing sites");
     assert!(injected > 0);
+}
+
+#[test]
+#[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
+fn the_s2_runtime_holder_follows_the_guest_all_or_nothing() {
+    let (fd, _ioas, s2, first_state) = attached();
+    let mut device: S2DeviceState<Selftest, MockDevice> = first_state.into();
+    assert!(device.stage1().is_none());
+    assert_kind(device.invalidate(&[entry(0)]), ErrorKind::NotSupported);
+    // Staying on the stage 2 costs nothing.
+    device.apply(None).unwrap();
+    assert_attached(&fd, s2.id());
+    device.apply(Some(stage1(0x21))).unwrap();
+    let first = device.stage1_hwpt().unwrap();
+    fd.check_iotlb(first, 0, 0x21).unwrap();
+    // The same configuration again is a new HWPT: the guest changed its entry.
+    device.apply(Some(stage1(0x21))).unwrap();
+    let second = device.stage1_hwpt().unwrap();
+    assert_ne!(first, second);
+    assert_kind(fd.destroy(first), ErrorKind::NotFound);
+    device.invalidate(&[entry(1)]).unwrap();
+    fd.check_iotlb(second, 1, 0).unwrap();
+    device.apply(None).unwrap();
+    assert_kind(fd.destroy(second), ErrorKind::NotFound);
+    assert_eq!(device.stage1_hwpt(), None);
+
+    // Under fault injection an apply either lands or leaves everything as it was.
+    let injected = sweep(
+        || {
+            let (fd, ioas, s2, state) = attached();
+            let mut device: S2DeviceState<Selftest, MockDevice> = state.into();
+            device.apply(Some(stage1(0x31))).unwrap();
+            (fd, ioas, s2, device)
+        },
+        |(fd, ioas, s2, mut device)| {
+            let old = device.stage1_hwpt().unwrap();
+            let r = device.apply(Some(stage1(0x32)));
+            (fd, ioas, s2, device, old, r)
+        },
+        |(fd, _ioas, _s2, device, old, r), fired| match r {
+            Ok(()) => {
+                assert_eq!(device.stage1(), Some(&stage1(0x32)));
+                assert_kind(fd.destroy(old), ErrorKind::NotFound);
+            }
+            Err(e) => {
+                assert!(fired, "apply failed without injection: {e}");
+                assert_eq!(device.stage1(), Some(&stage1(0x31)));
+                assert_eq!(device.stage1_hwpt(), Some(old));
+                assert_attached(&fd, old);
+            }
+        },
+    );
+    eprintln!("apply swept under fault injection: {injected} failing sites");
+    assert!(injected > 0);
+
+    let dev = device.unbind().map_err(|e| e.into_parts().1).unwrap();
+    drop(dev);
+    s2.try_destroy().map_err(|e| e.into_parts().1).unwrap();
 }
