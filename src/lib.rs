@@ -31,13 +31,18 @@
 //! - [`states`]: the lifecycle as typestates, the layer a VMM uses:
 //!   [`IoasReady`](states::IoasReady) -> [`S2Allocated`](states::S2Allocated) ->
 //!   [`VIommuAllocated`](states::VIommuAllocated) ->
-//!   [`VDeviceBound`](states::VDeviceBound) -> [`Nested`](states::Nested). Wrong
-//!   orders do not compile; teardown is right by construction.
+//!   [`VDeviceBound`](states::VDeviceBound) -> [`Nested`](states::Nested), and for
+//!   Intel VT-d (no vIOMMU) [`S2Allocated`](states::S2Allocated) ->
+//!   [`S2Attached`](states::S2Attached) -> [`S2Nested`](states::S2Nested). Wrong
+//!   orders, and the other family's path, do not compile; teardown is right by
+//!   construction. Fault queues (IOPF), dirty tracking, PASIDs and the vIOMMU's
+//!   mmap window are there too.
 //! - [`batch`]: the invalidation hot path, a fixed-capacity batch sent at each guest
 //!   sync to an [`InvalidationSink`](batch::InvalidationSink) (the vIOMMU, or a fake
 //!   for tests).
-//! - [`arch`]: the IOMMU families ([`arch::Smmuv3`], and the kernel's mock with the
-//!   `mock` feature) and their payload types.
+//! - [`arch`]: the IOMMU families ([`arch::Smmuv3`], [`arch::Tegra241Cmdqv`],
+//!   [`arch::Vtd`], and the kernel's mock with the `mock` feature), the AMD payloads,
+//!   and their parsers and capability checks.
 //! - [`IommuFd`]: one method per kernel command, with typed ids ([`IoasId`],
 //!   [`HwptId`], [`VIommuId`], ...) so one kind of object can never be passed for
 //!   another, and arguments checked before the syscall ([`Error::InvalidInput`]
@@ -106,7 +111,10 @@
 //! | the guest's command queue to drain | [`CommandRules`](arch::smmuv3::CommandRules) once per vIOMMU, then [`push_guest_commands`](batch::InvalidationBatch::push_guest_commands) | the hot path: one ioctl per CMD_SYNC, a legal TLBI costs a table lookup and a store |
 //! | one guest command's verdict | [`CommandRules::classify`](arch::smmuv3::CommandRules::classify) (same table), or [`classify`](arch::smmuv3::classify) with the caps (works the rules out each call: tools, tests) | both give the same verdict, checked in the arm64 tier |
 //! | checked invalidation entries in an array | [`VIommuAllocated::invalidate`](states::VIommuAllocated::invalidate) | one call (split past [`INVALIDATE_CHUNK`]) |
-//! | entries for a nested HWPT (the mock; VT-d) | [`Nested::invalidate`](states::Nested::invalidate), [`DeviceState::invalidate`](states::DeviceState::invalidate) | exists only for families that invalidate per HWPT |
+//! | entries for a nested HWPT (the mock) | [`Nested::invalidate`](states::Nested::invalidate), [`DeviceState::invalidate`](states::DeviceState::invalidate) | exists only for families that invalidate per HWPT |
+//! | a VT-d guest (PASID-table entries, invalidation descriptors) | [`VtdStage1::parse`](arch::vtd::VtdStage1::parse), [`S2DeviceState::apply`](states::S2DeviceState::apply), [`VtdInvalidation`](arch::vtd::VtdInvalidation) to [`S2Nested::invalidate`](states::S2Nested::invalidate) | the intel driver's own rules, before any syscall; partial failures name the entry |
+//! | live migration with a vIOMMU | [`S2Options::dirty_tracking`](states::S2Options::dirty_tracking), [`DirtyTracker`](states::DirtyTracker) | the stage 2's dirty bits are guest RAM written by DMA, whatever the guest's stage 1 |
+//! | page requests (PRI, stalls) | [`FaultQueue`](states::FaultQueue), `set_fault_queue` on the device's state | whole groups into the caller's buffer, typed responses |
 //! | ids from other code, or a driver the crate does not know | [`IommuFd`] methods, [`HwptAlloc::nested`], [`IommuFd::invalidate_raw`] | one method per kernel command, no typestate |
 //! | a batch in a unit test | [`batch::RecordingSink`] | records what would be sent; answers as the kernel would |
 //!

@@ -11,6 +11,7 @@ mod batch;
 mod drain;
 mod encoding;
 mod errors;
+mod faults;
 mod guest_memory;
 mod guest_memory_mapped;
 mod misuse;
