@@ -16,14 +16,22 @@ need_cmd make; need_cmd flex "$tier"; need_cmd bison "$tier"; need_cmd bc "$tier
 src=$("$RIG_DIR/fetch-kernel.sh") || die "cannot get the kernel source"
 version=$(basename "$src"); version=${version#linux-}
 patches=("$RIG_DIR"/patches/*.sh)
-key=$( (cat "$opts"; cat "$RIG_DIR/build-kernel.sh"; for p in "${patches[@]}"; do [ -f "$p" ] && cat "$p"; done) | sha256sum | cut -c1-16)
+# What the image depends on, and nothing else (an edit to this script's messages must
+# not rebuild kernels): the option list, the patches and the recipe below. Bump
+# RECIPE when the build commands change.
+RECIPE=2
+key=$( (echo "recipe $RECIPE $tier"; cat "$opts"; for p in "${patches[@]}"; do [ -f "$p" ] && cat "$p"; done) | sha256sum | cut -c1-16)
 out=$RIG_CACHE/kernel/$tier-$version-$key
 if [ -f "$out/image" ]; then log "reusing $tier kernel $version ($key)"; echo "$out/image"; exit 0; fi
 
-# Each tier builds in its own copy of the tree so patches and configs never mix.
-build=$RIG_CACHE/build/$tier-$version
+# One build per tree at a time; each (tier, version, key) has its own tree, so
+# patches and configs of different tiers, series or option lists never mix.
+build=$RIG_CACHE/build/$tier-$version-$key
+mkdir -p "$RIG_CACHE/build"
+exec 9>"$build.lock"; flock 9
+if [ -f "$out/image" ]; then log "reusing $tier kernel $version ($key)"; echo "$out/image"; exit 0; fi
 if [ ! -f "$build/.copied" ]; then
-    log "copying the source tree for $tier"
+    log "copying the source tree for $tier $version"
     rm -rf "$build"; mkdir -p "$build"
     cp -a "$src/." "$build/" && touch "$build/.copied"
 fi
@@ -36,14 +44,25 @@ done
 mk() { make -C "$build" ARCH=$arch ${cross:+CROSS_COMPILE=$cross} "$@"; }
 log "configuring $tier kernel $version"
 mk tinyconfig >/dev/null
-wanted=$(grep -v '^#' "$opts" | tr -s ' \n' ' ')
-args=(); for o in $wanted; do args+=(-e "$o"); done
+# "OPT?" in the list: only where this tree defines OPT (options a series adds or
+# drops); each one skipped is named. A plain OPT the tree lacks fails the build.
+wanted=(); skipped=()
+for o in $(grep -v '^#' "$opts" | tr -s ' \n' ' '); do
+    case "$o" in
+        *\?) o=${o%\?}
+            if grep -rqsx --include='Kconfig*' -e "config $o" -e "menuconfig $o" "$build"; then wanted+=("$o")
+            else skipped+=("$o"); fi ;;
+        *) wanted+=("$o") ;;
+    esac
+done
+[ ${#skipped[@]} -eq 0 ] || log "options Linux $version does not have, skipped: ${skipped[*]}"
+args=(); for o in "${wanted[@]}"; do args+=(-e "$o"); done
 "$build/scripts/config" --file "$build/.config" "${args[@]}"
 mk olddefconfig >/dev/null
 # olddefconfig silently drops what it cannot satisfy: insist on every option.
 dropped=()
-for o in $wanted; do grep -q "^CONFIG_$o=y" "$build/.config" || dropped+=("$o"); done
-[ ${#dropped[@]} -eq 0 ] || die "the final $tier .config lacks: ${dropped[*]} (a dependency is missing; see $opts)"
+for o in "${wanted[@]}"; do grep -q "^CONFIG_$o=y" "$build/.config" || dropped+=("$o"); done
+[ ${#dropped[@]} -eq 0 ] || die "the final $tier .config of $version lacks: ${dropped[*]} (a dependency is missing, or the option does not exist there; see $opts)"
 
 log "building $tier kernel $version with $(nproc) jobs (4 to 8 minutes)"
 start=$(date +%s)
@@ -51,5 +70,6 @@ mk -j"$(nproc)" "$target" >"$build/build.log" 2>&1 || { tail -n 40 "$build/build
 log "built in $(( $(date +%s) - start )) s"
 mkdir -p "$out"
 cp "$build/.config" "$out/config"
+echo "$build" >"$out/tree"
 cp "$build/$image" "$out/image.tmp" && mv "$out/image.tmp" "$out/image"
 echo "$out/image"

@@ -3,11 +3,12 @@
 //!
 //! | type | what it says | returned by |
 //! | --- | --- | --- |
-//! | [`Error`] | the kernel's errno with the command ([`Op`]); or the crate's own refusal before any syscall: [`Error::InvalidInput`] naming the field, [`Error::Unsupported`], [`Error::StillShared`]; or a failed invalidation, [`Error::Invalidation`], saying which entry was refused, if one was | every call that reaches, or would reach, the kernel: [`IommuFd`](crate::IommuFd) and device methods, the shared lifecycle states, [`DeviceState::apply`](crate::states::DeviceState::apply) |
+//! | [`Error`] | the kernel's errno with the command ([`Op`]); a command the running kernel is too old for, [`Error::KernelLacks`], naming the [`Feature`](crate::Feature) and the release that added it; or the crate's own refusal before any syscall: [`Error::InvalidInput`] naming the field, [`Error::Unsupported`], [`Error::StillShared`]; or a failed invalidation, [`Error::Invalidation`], saying which entry was refused, if one was | every call that reaches, or would reach, the kernel: [`IommuFd`](crate::IommuFd) and device methods, the shared lifecycle states, [`DeviceState::apply`](crate::states::DeviceState::apply) |
 //! | [`TransitionError<T>`] | an [`Error`], and the `T` the call consumed, given back unchanged (a device still attached where it was) | the consuming transitions: `bind`, `install`, `reinstall`, `uninstall`, `switch_default`, `unbind`, `try_destroy`, [`VfioUnbound::bind`](crate::VfioUnbound::bind) |
 //! | [`BatchError`](crate::batch::BatchError) | which guest command to report, and whether the kernel refused it or the call failed as a whole | [`InvalidationBatch`](crate::batch::InvalidationBatch) |
 //! | [`SteError`](crate::arch::smmuv3::SteError) | the STE field a guest may not set, or the value it may not have (Linux answers EIO) | [`Ste::parse`](crate::arch::smmuv3::Ste::parse), `from_words`, `translate` |
 //! | [`CommandError`](crate::arch::smmuv3::CommandError) | the guest command's field or the capability it lacks (CERROR_ILL for the guest) | [`classify`](crate::arch::smmuv3::classify), [`CommandRules::classify`](crate::arch::smmuv3::CommandRules::classify) |
+//! | [`VtdStage1Error`](crate::arch::vtd::VtdStage1Error), [`VtdInvalidationError`](crate::arch::vtd::VtdInvalidationError), [`AmdGuestDteError`](crate::arch::amd::AmdGuestDteError) | the field the intel or AMD driver would refuse, and (for the last two) its errno | the VT-d and AMD parsers and builders |
 //!
 //! All are `Copy` except [`TransitionError`] (it holds what it gives back), none
 //! allocates, each is a [`std::error::Error`] (so `?` into `Box<dyn Error>` works),
@@ -220,6 +221,19 @@ pub enum Error {
         /// The object.
         what: &'static str,
     },
+    /// The running kernel does not have the command: it answered ENOTTY to a
+    /// command younger than the oldest kernels VMMs run (see
+    /// [`Feature`](crate::Feature): what was asked for, and the first Linux release
+    /// with it). On an fd that is no iommufd every command answers ENOTTY too.
+    #[error("{op}: the running kernel has no {feature}: {errno}")]
+    KernelLacks {
+        /// The command.
+        op: Op,
+        /// What it is, and since when Linux has it.
+        feature: crate::Feature,
+        /// What the kernel said (ENOTTY).
+        errno: Errno,
+    },
     /// `IOMMU_HWPT_INVALIDATE` failed. Either the driver refused one entry
     /// (`refused` is its index), or the call failed as a whole and none of its
     /// entries is known to have run (`refused` is `None`: the object is gone, the
@@ -267,7 +281,9 @@ impl Error {
     /// The errno, when the kernel answered with one.
     pub fn errno(&self) -> Option<Errno> {
         match self {
-            Error::Kernel { errno, .. } | Error::Invalidation { errno, .. } => Some(*errno),
+            Error::Kernel { errno, .. }
+            | Error::Invalidation { errno, .. }
+            | Error::KernelLacks { errno, .. } => Some(*errno),
             Error::InvalidInput { .. } | Error::Unsupported { .. } | Error::StillShared { .. } => {
                 None
             }
@@ -313,7 +329,8 @@ impl Error {
         match self {
             Error::Kernel { op, .. }
             | Error::InvalidInput { op, .. }
-            | Error::Unsupported { op, .. } => *op,
+            | Error::Unsupported { op, .. }
+            | Error::KernelLacks { op, .. } => *op,
             Error::Invalidation { .. } => Op::HwptInvalidate,
             Error::StillShared { .. } => Op::Destroy,
         }
@@ -323,7 +340,9 @@ impl Error {
     pub fn kind(&self) -> ErrorKind {
         match self {
             Error::StillShared { .. } => return ErrorKind::Busy,
-            Error::Unsupported { .. } => return ErrorKind::NotSupported,
+            Error::Unsupported { .. } | Error::KernelLacks { .. } => {
+                return ErrorKind::NotSupported;
+            }
             _ => {}
         }
         let Some(errno) = self.errno() else {
@@ -417,6 +436,9 @@ pub(crate) trait ErrnoExt<T> {
 
 impl<T> ErrnoExt<T> for core::result::Result<T, Errno> {
     fn op(self, op: Op) -> Result<T> {
-        self.map_err(|errno| Error::kernel(op, errno))
+        self.map_err(|errno| match crate::Feature::of_op(op) {
+            Some(feature) if errno == Errno::NOTTY => Error::KernelLacks { op, feature, errno },
+            _ => Error::kernel(op, errno),
+        })
     }
 }

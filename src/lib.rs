@@ -156,6 +156,7 @@ pub mod arch;
 pub mod batch;
 pub mod device;
 pub mod error;
+mod feature;
 pub mod ids;
 mod ioctl;
 mod iommufd;
@@ -175,6 +176,7 @@ pub struct ReadmeDoctests;
 
 pub use device::{Device, VfioCdev, VfioDevice, VfioUnbound};
 pub use error::{Error, ErrorKind, Op, Result, TransitionError};
+pub use feature::Feature;
 pub use ids::*;
 pub use iommufd::*;
 pub use uapi::HwCapabilities;

@@ -23,6 +23,7 @@ pub(crate) mod ioas;
 pub(crate) mod mapping;
 #[cfg(feature = "mock")]
 pub(crate) mod mock;
+pub(crate) mod probe;
 #[cfg(feature = "mock")]
 pub(crate) mod test_ops;
 pub(crate) mod vfio;

@@ -8,6 +8,7 @@ use crate::ioctl;
 use crate::ioctl::hwpt::HwptAllocArgs;
 use crate::payload::{HwInfoData, HwptData, InvalidationEntry};
 use crate::uapi::{self, DirtyBitmapFlags, HwCapabilities, HwptAllocFlags};
+use core::sync::atomic::Ordering;
 use rustix::fd::AsFd;
 use zerocopy::IntoBytes;
 
@@ -151,9 +152,31 @@ impl IommuFd {
     /// Reads `dev`'s IOMMU information as the driver type `T`. Fails with
     /// [`ErrorKind::NotSupported`](crate::ErrorKind::NotSupported) when the device's
     /// IOMMU is of another kind.
+    ///
+    /// Asks for `T`'s type (`IOMMU_HW_INFO_FLAG_INPUT_TYPE`, Linux 6.17 on). A
+    /// kernel without that flag (6.12: EOPNOTSUPP for any flag) is asked again
+    /// without it, and the type it reports is checked against `T`; once that
+    /// worked, this iommufd asks without the flag from then on.
     pub fn hw_info<T: HwInfoData>(&self, dev: DevId) -> Result<(T, HwInfo)> {
         let mut data = T::new_zeroed();
-        let info = self.hw_info_raw(dev, Some(T::INFO_TYPE), data.as_mut_bytes())?;
+        let info = if self.hw_info_input_type.load(Ordering::Relaxed) {
+            match self.hw_info_raw(dev, Some(T::INFO_TYPE), data.as_mut_bytes()) {
+                Err(e) if e.errno() == Some(rustix::io::Errno::OPNOTSUPP) => {
+                    // Either the kernel lacks the flag or the driver lacks the type:
+                    // the plain query tells.
+                    data = T::new_zeroed();
+                    let plain = self.hw_info_raw(dev, None, data.as_mut_bytes())?;
+                    if plain.data_type == T::INFO_TYPE {
+                        // The driver has the type, so the kernel refused the flag.
+                        self.hw_info_input_type.store(false, Ordering::Relaxed);
+                    }
+                    plain
+                }
+                other => other?,
+            }
+        } else {
+            self.hw_info_raw(dev, None, data.as_mut_bytes())?
+        };
         if info.data_type != T::INFO_TYPE {
             return Err(Error::Unsupported {
                 op: Op::GetHwInfo,

@@ -16,8 +16,10 @@ pub use ioas::{Access, IovaRanges, MapAt, RlimitMode};
 pub use viommu::{RawFaultQueue, RawVEventQueue};
 
 use crate::error::{ErrnoExt, Op, Result};
+use crate::feature::Feature;
 use crate::ids::Destroyable;
 use crate::ioctl;
+use core::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
 use rustix::fs::{Mode, OFlags};
 use std::path::Path;
@@ -33,6 +35,10 @@ pub const DEV_IOMMU: &str = "/dev/iommu";
 pub struct IommuFd {
     fd: OwnedFd,
     deferred: deferred::Deferred,
+    /// Bits `2n` (probed) and `2n + 1` (present) for feature `n`.
+    features: AtomicU32,
+    /// Whether `GET_HW_INFO` takes an input type (false once a kernel refused it).
+    hw_info_input_type: AtomicBool,
 }
 
 impl IommuFd {
@@ -56,7 +62,33 @@ impl IommuFd {
         Self {
             fd,
             deferred: deferred::Deferred::default(),
+            features: AtomicU32::new(0),
+            hw_info_input_type: AtomicBool::new(true),
         }
+    }
+
+    /// Whether the running kernel has `feature`. The first call per feature sends
+    /// one probe that every kernel refuses (ENOTTY without the command, another
+    /// refusal with it); the answer is kept for the life of this iommufd.
+    ///
+    /// ```no_run
+    /// use iommufd::{Feature, IommuFd};
+    /// let fd = IommuFd::open()?;
+    /// if !fd.supports(Feature::VIommu) {
+    ///     eprintln!("no vIOMMU: this kernel predates Linux 6.13; no SMMUv3 nesting");
+    /// }
+    /// # Ok::<(), iommufd::Error>(())
+    /// ```
+    pub fn supports(&self, feature: Feature) -> bool {
+        let (probed, present) = (1 << (2 * feature.bit()), 1 << (2 * feature.bit() + 1));
+        let known = self.features.load(Ordering::Relaxed);
+        if known & probed != 0 {
+            return known & present != 0;
+        }
+        let has = ioctl::probe::has(self.fd.as_fd(), feature);
+        self.features
+            .fetch_or(probed | if has { present } else { 0 }, Ordering::Relaxed);
+        has
     }
 
     /// Destroys an object. Fails with [`ErrorKind::Busy`](crate::ErrorKind::Busy) while

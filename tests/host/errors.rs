@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0 OR BSD-3-Clause
 //! Error mapping: errno to kind, and messages that name the operation.
 
-use iommufd::{Error, ErrorKind, IommuFd, Op};
+use iommufd::{DevId, Error, ErrorKind, Feature, HwptId, IommuFd, Op};
 use rustix::io::Errno;
 
 #[test]
@@ -112,4 +112,41 @@ fn invalidation_errors_say_how_far_the_kernel_got() {
         .refused_entry(),
         None
     );
+}
+
+#[test]
+fn a_command_the_kernel_lacks_names_the_feature_and_its_first_release() {
+    // /dev/null answers ENOTTY as a kernel without the command does.
+    let fd = IommuFd::open_path("/dev/null").unwrap();
+    for feature in Feature::ALL {
+        assert!(!fd.supports(feature), "{feature}");
+        // Cached: asked again, the same answer.
+        assert!(!fd.supports(feature));
+        assert_eq!(Feature::of_op(feature.op()), Some(feature));
+    }
+    let e = fd
+        .alloc_viommu_raw(1, DevId::from_raw(1), HwptId::from_raw(2), &mut [])
+        .unwrap_err();
+    assert_eq!(
+        e,
+        Error::KernelLacks {
+            op: Op::VIommuAlloc,
+            feature: Feature::VIommu,
+            errno: Errno::NOTTY
+        }
+    );
+    assert_eq!(e.kind(), ErrorKind::NotSupported);
+    assert_eq!(e.errno(), Some(Errno::NOTTY));
+    assert_eq!(
+        e.to_string(),
+        "IOMMU_VIOMMU_ALLOC: the running kernel has no vIOMMUs (IOMMU_VIOMMU_ALLOC) (Linux 6.13): Operation not supported by device"
+            .replace("Operation not supported by device", &Errno::NOTTY.to_string())
+    );
+    // A command every supported kernel has stays a plain kernel error.
+    assert_eq!(Feature::of_op(Op::IoasAlloc), None);
+    let e = fd.alloc_ioas().unwrap_err();
+    assert!(matches!(e, Error::Kernel { .. }), "{e:?}");
+    // The releases are in order.
+    let firsts: Vec<_> = Feature::ALL.iter().map(|f| f.first_linux()).collect();
+    assert!(firsts.windows(2).all(|w| w[0] <= w[1]), "{firsts:?}");
 }

@@ -4,6 +4,7 @@
 //! on the success path and on the error path.
 
 use crate::alloc_count::allocations;
+use iommufd::Feature;
 use iommufd::arch::{Selftest, selftest::stage1};
 use iommufd::batch::BatchError;
 use iommufd::mock::MockDevice;
@@ -23,6 +24,9 @@ fn entry(vdev_id: u32, cache_id: u32) -> IommuViommuInvalidateSelftest {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn batches_flush_when_full_and_map_errors_to_the_guest_index() {
+    if !crate::common::needs(&[Feature::VIommu, Feature::VDevice]) {
+        return;
+    }
     let fd = Arc::new(IommuFd::open().unwrap());
     let ioas = IoasReady::new(&fd).unwrap();
     let dev = MockDevice::new(&fd, ioas.id()).unwrap();
@@ -93,6 +97,9 @@ fn batches_flush_when_full_and_map_errors_to_the_guest_index() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn large_arrays_are_split_below_the_drivers_allocation_limit() {
+    if !crate::common::needs(&[Feature::VIommu, Feature::VDevice]) {
+        return;
+    }
     let fd = Arc::new(IommuFd::open().unwrap());
     let ioas = IoasReady::new(&fd).unwrap();
     let dev = MockDevice::new(&fd, ioas.id()).unwrap();
@@ -126,6 +133,9 @@ fn large_arrays_are_split_below_the_drivers_allocation_limit() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn an_early_failure_is_not_reported_as_progress() {
+    if !crate::common::needs(&[Feature::VIommu, Feature::VDevice]) {
+        return;
+    }
     let fd = Arc::new(IommuFd::open().unwrap());
     let ioas = IoasReady::new(&fd).unwrap();
     let dev = MockDevice::new(&fd, ioas.id()).unwrap();

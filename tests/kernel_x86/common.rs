@@ -86,3 +86,31 @@ pub fn map_buffer(fd: &IommuFd, ioas: IoasId, buf: &Buffer, iova: u64) -> iommuf
 
 /// The mock's first usable IOVA.
 pub const APERTURE: u64 = iommufd::uapi::MOCK_APERTURE_START;
+
+/// Whether the running kernel has every feature a test needs. When it lacks one,
+/// says so on the console past the harness's capture (`rig: UNSUPPORTED <test>:
+/// needs <feature>`, which the rig counts as unsupported, never as passed) and
+/// returns false: the test returns at once.
+pub fn needs(features: &[iommufd::Feature]) -> bool {
+    use std::io::Write;
+    let fd = open();
+    let missing: Vec<String> = features
+        .iter()
+        .filter(|f| !fd.supports(**f))
+        .map(ToString::to_string)
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("<unnamed>")
+        .to_string();
+    // Straight to fd 2: print!/eprint! would be captured and dropped.
+    let _ = writeln!(
+        std::io::stderr().lock(),
+        "rig: UNSUPPORTED {test}: needs {}",
+        missing.join(", ")
+    );
+    false
+}

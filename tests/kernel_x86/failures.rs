@@ -6,6 +6,7 @@
 #![allow(unsafe_code)] // an unreadable array handed to the kernel, on purpose
 
 use crate::common::*;
+use iommufd::Feature;
 use iommufd::arch::{DefaultStage1, Selftest};
 use iommufd::batch::{BatchError, InvalidationBatch, VIommuIdSink};
 use iommufd::mock::{MockChecks, MockDevice};
@@ -71,6 +72,9 @@ fn nothing_refused(r: iommufd::Result<()>, errno: Errno) {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn an_invalidation_that_fails_before_any_entry_refuses_none() {
+    if !needs(&[Feature::VIommu, Feature::VDevice]) {
+        return;
+    }
     let c = chain();
     let bound = bind(&c.viommu, c.dev);
     let legal = [entry(VSID, 1); 3];
@@ -147,6 +151,9 @@ fn an_invalidation_that_fails_before_any_entry_refuses_none() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn the_kernels_own_bounds_refuse_before_any_entry() {
+    if !needs(&[Feature::VIommu, Feature::VDevice]) {
+        return;
+    }
     // The crate refuses these before the syscall (host tests); here the raw
     // command shows the kernel refuses them too, and writes back entry_num 0.
     let c = chain();
@@ -189,6 +196,9 @@ fn the_kernels_own_bounds_refuse_before_any_entry() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn injected_failures_of_a_split_array_refuse_no_entry() {
+    if !needs(&[Feature::VIommu, Feature::VDevice]) {
+        return;
+    }
     let c = chain();
     let bound = bind(&c.viommu, c.dev);
     // Three full chunks and a bit: four kernel calls.
@@ -223,6 +233,14 @@ fn injected_failures_of_a_split_array_refuse_no_entry() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn hw_queues_dropped_in_either_order_leave_nothing() {
+    if !needs(&[
+        Feature::VIommu,
+        Feature::VDevice,
+        Feature::HwQueue,
+        Feature::IoasMapFile,
+    ]) {
+        return;
+    }
     for first_dropped in [0, 1] {
         let c = chain();
         let page = 4096u64;
@@ -307,6 +325,9 @@ fn an_object_a_device_is_attached_to_goes_with_the_device() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn a_dropped_batch_sends_what_waits() {
+    if !needs(&[Feature::VIommu, Feature::VDevice]) {
+        return;
+    }
     let c = chain();
     let bound = bind(&c.viommu, c.dev);
     {
@@ -329,6 +350,9 @@ fn a_dropped_batch_sends_what_waits() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn a_failed_viommu_try_destroy_gives_everything_back() {
+    if !needs(&[Feature::VIommu, Feature::VDevice, Feature::VEventQueue]) {
+        return;
+    }
     let c = chain();
     // A vEVENTQ made outside the crate holds the vIOMMU.
     let outside =

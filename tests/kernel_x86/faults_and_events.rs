@@ -2,6 +2,7 @@
 //! VEVENTQ_ALLOC with vEVENT reads, FAULT_QUEUE_ALLOC with I/O page faults.
 
 use crate::common::*;
+use iommufd::Feature;
 use iommufd::arch::{Selftest, selftest::stage1};
 use iommufd::mock::MockDevice;
 use iommufd::states::{IoasReady, VEventEntry};
@@ -12,6 +13,9 @@ use zerocopy::FromBytes;
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn veventq_delivers_mock_events_with_the_virtual_id() {
+    if !needs(&[Feature::VIommu, Feature::VDevice, Feature::VEventQueue]) {
+        return;
+    }
     let (fd, ioas, dev) = ioas_with_device();
     let s2 = fd
         .alloc_hwpt(&HwptAlloc::paging(dev.dev_id(), ioas).nest_parent())
@@ -77,6 +81,9 @@ fn veventq_delivers_mock_events_with_the_virtual_id() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn fault_queue_receives_iopf_and_takes_responses() {
+    if !needs(&[Feature::FaultQueue]) {
+        return;
+    }
     let (fd, ioas, dev) = ioas_with_device();
     let faults = fd.alloc_fault_queue().unwrap();
     let parent = fd
@@ -116,6 +123,9 @@ fn fault_queue_receives_iopf_and_takes_responses() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn event_queue_read_sizes_follow_the_kernel() {
+    if !needs(&[Feature::VIommu, Feature::VDevice, Feature::VEventQueue]) {
+        return;
+    }
     let fd = open();
     let ioas = IoasReady::new(&fd).unwrap();
     let dev = MockDevice::new(&fd, ioas.id()).unwrap();

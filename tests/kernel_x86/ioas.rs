@@ -5,6 +5,7 @@
 #![allow(unsafe_code)] // IOAS_MAP of test buffers is unsafe by design
 
 use crate::common::*;
+use iommufd::Feature;
 use iommufd::mock::{MockChecks, MockDevice};
 use iommufd::states::IoasReady;
 use iommufd::uapi::{MOCK_APERTURE_LAST, MOCK_APERTURE_START, MOCK_PAGE_SIZE};
@@ -190,6 +191,9 @@ fn memfd_with_pattern(len: usize) -> (rustix::fd::OwnedFd, Vec<u8>) {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn map_file_maps_a_memfd() {
+    if !needs(&[Feature::IoasMapFile]) {
+        return;
+    }
     let (fd, ioas, dev) = ioas_with_device();
     let (memfd, _) = memfd_with_pattern(0x10000);
     let iova = fd
@@ -305,6 +309,9 @@ fn unmap_reports_lengths_and_refuses_partial_mappings() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn change_process_keeps_mappings() {
+    if !needs(&[Feature::IoasMapFile, Feature::IoasChangeProcess]) {
+        return;
+    }
     let (fd, ioas, dev) = ioas_with_device();
     let (memfd, _) = memfd_with_pattern(0x4000);
     let iova = fd

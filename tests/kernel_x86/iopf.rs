@@ -5,6 +5,7 @@
 //! HWPTs that report to it.
 
 use crate::common::*;
+use iommufd::Feature;
 use iommufd::arch::{Selftest, selftest::stage1};
 use iommufd::mock::MockDevice;
 use iommufd::states::{FaultQueue, IoasReady, PageResponse};
@@ -14,6 +15,9 @@ use iommufd::{Device, ErrorKind, HwptId};
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn faults_reach_the_queue_in_groups_and_take_both_responses() {
+    if !needs(&[Feature::VIommu, Feature::VDevice, Feature::FaultQueue]) {
+        return;
+    }
     let fd = open();
     let ioas = IoasReady::new(&fd).unwrap();
     let dev = MockDevice::new(&fd, ioas.id()).unwrap();
@@ -111,6 +115,9 @@ fn faults_reach_the_queue_in_groups_and_take_both_responses() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn a_queue_set_later_serves_the_next_install_on_the_s2_path() {
+    if !needs(&[Feature::FaultQueue]) {
+        return;
+    }
     let fd = open();
     let ioas = IoasReady::new(&fd).unwrap();
     let dev = MockDevice::new(&fd, ioas.id()).unwrap();

@@ -5,6 +5,7 @@
 
 use crate::common::*;
 use crate::fail_nth::sweep;
+use iommufd::Feature;
 use iommufd::arch::{DefaultStage1, Selftest, selftest::stage1};
 use iommufd::mock::{MockChecks, MockDevice};
 use iommufd::states::{
@@ -54,6 +55,9 @@ fn assert_attached(fd: &IommuFd, hwpt: HwptId) {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn phase1_then_phase2_install_invalidate_swap_uninstall() {
+    if !needs(&[Feature::VIommu, Feature::VDevice, Feature::VEventQueue]) {
+        return;
+    }
     let Phase1 {
         fd,
         ioas,
@@ -168,6 +172,9 @@ fn phase1_then_phase2_install_invalidate_swap_uninstall() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn every_drop_order_leaves_nothing_behind() {
+    if !needs(&[Feature::VIommu, Feature::VDevice, Feature::VEventQueue]) {
+        return;
+    }
     // Five owners; every one of the 120 orders must leave no object in the kernel.
     let mut orders = Vec::new();
     permutations(&mut [0usize, 1, 2, 3, 4], 0, &mut orders);
@@ -229,6 +236,9 @@ fn permutations(items: &mut [usize], k: usize, out: &mut Vec<Vec<usize>>) {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn bad_input_half_way_returns_the_device_and_leaks_nothing() {
+    if !needs(&[Feature::VIommu, Feature::VDevice]) {
+        return;
+    }
     let Phase1 {
         fd,
         ioas,
@@ -267,6 +277,9 @@ fn bad_input_half_way_returns_the_device_and_leaks_nothing() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn phase1_under_fault_injection_destroys_what_it_made() {
+    if !needs(&[Feature::VIommu, Feature::VDevice]) {
+        return;
+    }
     let fd = open();
     let injected = sweep(
         || {
@@ -312,6 +325,9 @@ fn phase1_under_fault_injection_destroys_what_it_made() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn failed_switches_leave_the_device_where_it_was() {
+    if !needs(&[Feature::VIommu, Feature::VDevice]) {
+        return;
+    }
     // install: under injection, either Nested, or the device still on bypass.
     let injected = sweep(
         || phase1(0x42),
@@ -396,6 +412,9 @@ fn failed_switches_leave_the_device_where_it_was() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn runtime_holder_follows_the_guest() {
+    if !needs(&[Feature::VIommu, Feature::VDevice]) {
+        return;
+    }
     let Phase1 {
         fd, viommu, bound, ..
     } = phase1(0x9);
@@ -484,6 +503,9 @@ fn runtime_holder_follows_the_guest() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn drop_never_panics_when_the_kernel_already_destroyed_things() {
+    if !needs(&[Feature::VIommu, Feature::VDevice]) {
+        return;
+    }
     let Phase1 {
         fd,
         ioas,
@@ -501,6 +523,9 @@ fn drop_never_panics_when_the_kernel_already_destroyed_things() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn one_viommu_serves_many_devices_and_vcpu_threads() {
+    if !needs(&[Feature::VIommu, Feature::VDevice]) {
+        return;
+    }
     let fd = open();
     let ioas = IoasReady::new(&fd).unwrap();
     let devs: Vec<MockDevice> = (0..3)

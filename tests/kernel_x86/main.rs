@@ -19,6 +19,7 @@ mod faults_and_events;
 mod hwpt;
 mod ioas;
 mod iopf;
+mod kernel_support;
 mod lifecycle;
 mod model;
 mod parent_nesting;

@@ -11,6 +11,7 @@
 //! it the test fails and says so.
 
 use crate::seccomp_filter::{self, install, raw_ioctl, run_child, run_scenario};
+use iommufd::Feature;
 use iommufd::arch::{DefaultStage1, Selftest, selftest::stage1};
 use iommufd::mock::{MockChecks, MockDevice};
 use iommufd::seccomp::{IOCTLS, RUNTIME_IOCTLS, RUNTIME_SYSCALLS, SYSCALLS, request_numbers};
@@ -28,6 +29,9 @@ const GUEST_SID: u64 = 0x42;
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU and seccomp: run rig/x86-tier.sh"]
 fn phase1_and_phase2_run_under_filters_built_from_the_lists() {
+    if !crate::common::needs(&[Feature::VIommu, Feature::VDevice, Feature::VEventQueue]) {
+        return;
+    }
     let status = std::fs::read_to_string("/proc/self/status").unwrap();
     assert!(
         status.lines().any(|l| l.starts_with("Seccomp:")),

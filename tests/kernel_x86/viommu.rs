@@ -2,6 +2,7 @@
 //! VIOMMU_ALLOC, VDEVICE_ALLOC, HW_QUEUE_ALLOC and HWPT_INVALIDATE on a vIOMMU.
 
 use crate::common::*;
+use iommufd::Feature;
 use iommufd::mock::{MockChecks, MockDevice};
 use iommufd::uapi::*;
 use iommufd::{Device, Error, ErrorKind, HwptAlloc, HwptId, IoasId, IommuFd, Iova, PtId, VIommuId};
@@ -41,6 +42,9 @@ fn viommu_setup() -> Setup {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn viommu_alloc_on_a_nest_parent_and_its_failures() {
+    if !needs(&[Feature::VIommu, Feature::VDevice]) {
+        return;
+    }
     let s = viommu_setup();
     // The stage 2 is now referenced by the vIOMMU.
     assert_kind(s.fd.destroy(s.s2), ErrorKind::Busy);
@@ -69,6 +73,9 @@ fn viommu_alloc_on_a_nest_parent_and_its_failures() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn vdevice_alloc_and_nested_hwpt_on_the_viommu() {
+    if !needs(&[Feature::VIommu, Feature::VDevice]) {
+        return;
+    }
     let s = viommu_setup();
     let vdev = s.fd.alloc_vdevice(s.viommu, s.dev.dev_id(), 0x42).unwrap();
     // One vDEVICE per device.
@@ -101,6 +108,9 @@ fn vdevice_alloc_and_nested_hwpt_on_the_viommu() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn invalidate_on_a_viommu_clears_device_caches_and_counts_partial_failure() {
+    if !needs(&[Feature::VIommu, Feature::VDevice]) {
+        return;
+    }
     let s = viommu_setup();
     let virt_id = 0x42;
     let vdev =
@@ -165,6 +175,9 @@ fn invalidate_on_a_viommu_clears_device_caches_and_counts_partial_failure() {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn hw_queue_alloc_owns_its_stage2_pages() {
+    if !needs(&[Feature::VIommu, Feature::VDevice, Feature::HwQueue]) {
+        return;
+    }
     let s = viommu_setup();
     let page = 4096u64;
     let q = IOMMU_HW_QUEUE_TYPE_SELFTEST;
@@ -229,6 +242,9 @@ fn mapped_at(addr: usize) -> bool {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn the_viommu_window_maps_the_driver_pages_and_unmaps_before_the_viommu_goes() {
+    if !needs(&[Feature::VIommu]) {
+        return;
+    }
     use iommufd::arch::Selftest;
     use iommufd::states::IoasReady;
     let fd = open();

@@ -17,6 +17,7 @@ mod seq;
 mod world;
 
 use crate::common::Buffer;
+use iommufd::Feature;
 use rustix::fd::OwnedFd;
 use seq::{Failure, Seq, Stats};
 use std::collections::BTreeMap;
@@ -96,6 +97,16 @@ impl Faults {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn random_sequences_agree_with_the_model() {
+    if !crate::common::needs(&[
+        Feature::VIommu,
+        Feature::VDevice,
+        Feature::VEventQueue,
+        Feature::HwQueue,
+        Feature::IoasMapFile,
+        Feature::FaultQueue,
+    ]) {
+        return;
+    }
     let memfd = rustix::fs::memfd_create("model-ram", rustix::fs::MemfdFlags::CLOEXEC).unwrap();
     rustix::fs::ftruncate(&memfd, ops::MAP_LEN * world::SLOTS as u64).unwrap();
     let env = Env {
