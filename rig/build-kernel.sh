@@ -16,11 +16,14 @@ need_cmd make; need_cmd flex "$tier"; need_cmd bison "$tier"; need_cmd bc "$tier
 src=$("$RIG_DIR/fetch-kernel.sh") || die "cannot get the kernel source"
 version=$(basename "$src"); version=${version#linux-}
 patches=("$RIG_DIR"/patches/*.sh)
+# Options one series needs on top of the tier's list, in <list>.<series>.options.
+series_opts=${opts%.options}.$KERNEL_SERIES.options
+[ -f "$series_opts" ] || series_opts=/dev/null
 # What the image depends on, and nothing else (an edit to this script's messages must
 # not rebuild kernels): the option list, the patches and the recipe below. Bump
 # RECIPE when the build commands change.
 RECIPE=2
-key=$( (echo "recipe $RECIPE $tier"; cat "$opts"; for p in "${patches[@]}"; do [ -f "$p" ] && cat "$p"; done) | sha256sum | cut -c1-16)
+key=$( (echo "recipe $RECIPE $tier"; cat "$opts" "$series_opts"; for p in "${patches[@]}"; do [ -f "$p" ] && cat "$p"; done) | sha256sum | cut -c1-16)
 out=$RIG_CACHE/kernel/$tier-$version-$key
 if [ -f "$out/image" ]; then log "reusing $tier kernel $version ($key)"; echo "$out/image"; exit 0; fi
 
@@ -47,7 +50,7 @@ mk tinyconfig >/dev/null
 # "OPT?" in the list: only where this tree defines OPT (options a series adds or
 # drops); each one skipped is named. A plain OPT the tree lacks fails the build.
 wanted=(); skipped=()
-for o in $(grep -v '^#' "$opts" | tr -s ' \n' ' '); do
+for o in $(cat "$opts" "$series_opts" | grep -v '^#' | tr -s ' \n' ' '); do
     case "$o" in
         *\?) o=${o%\?}
             if grep -rqsx --include='Kconfig*' -e "config $o" -e "menuconfig $o" "$build"; then wanted+=("$o")

@@ -209,8 +209,10 @@ pub trait MockChecks {
     /// Reserves `start .. start + length` of `ioas` as the mock's reserved region.
     fn add_reserved(&self, ioas: IoasId, start: u64, length: u64) -> Result<()>;
     /// Marks dirty the pages of mock HWPT `hwpt` whose bit is set in `bitmap` (bit n:
-    /// page n from `iova`, `page_size` each).
-    fn set_dirty(&self, hwpt: HwptId, iova: Iova, page_size: u64, bitmap: &[u8]) -> Result<()>;
+    /// page n from `iova`, `page_size` each). Returns how many the mock marked
+    /// (`out_nr_dirty`): fewer than the bits set means its entries cover more or
+    /// less than `page_size` each (6.12's mock tracks 2 KiB halves of pages).
+    fn set_dirty(&self, hwpt: HwptId, iova: Iova, page_size: u64, bitmap: &[u8]) -> Result<u64>;
     /// Issues raw bytes as the struct of `opcode` (only commands without user
     /// pointers), to drive the kernel's size checks (E2BIG for an unknown tail).
     fn raw_ioctl(&self, opcode: rustix::ioctl::Opcode, buf: &mut [u8]) -> Result<()>;
@@ -237,6 +239,7 @@ impl MockChecks for IommuFd {
             buf,
             (iova.0, 0, 0),
         )
+        .map(drop)
         .op(Op::TestCmd)
     }
 
@@ -248,6 +251,7 @@ impl MockChecks for IommuFd {
             buf,
             (0, 0, refs),
         )
+        .map(drop)
         .op(Op::TestCmd)
     }
 
@@ -268,7 +272,7 @@ impl MockChecks for IommuFd {
             .op(Op::TestCmd)
     }
 
-    fn set_dirty(&self, hwpt: HwptId, iova: Iova, page_size: u64, bitmap: &[u8]) -> Result<()> {
+    fn set_dirty(&self, hwpt: HwptId, iova: Iova, page_size: u64, bitmap: &[u8]) -> Result<u64> {
         run_with_buffer(
             self.as_fd(),
             IOMMU_TEST_OP_DIRTY,
@@ -276,6 +280,7 @@ impl MockChecks for IommuFd {
             bitmap,
             (iova.0, page_size, 0),
         )
+        .map(|cmd| crate::ioctl::mock::nr_dirty(&cmd))
         .op(Op::TestCmd)
     }
 

@@ -7,9 +7,12 @@
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 /// Driver data of a nested HWPT (`IOMMU_HWPT_ALLOC` with `data_type`).
-pub trait HwptData: IntoBytes + Immutable {
+pub trait HwptData: IntoBytes + Immutable + Sized {
     /// The `IOMMU_HWPT_DATA_*` value.
     const DATA_TYPE: u32;
+    /// The length of the struct's first version (the driver's `min_last` field
+    /// end): the least the kernel takes. The whole struct unless it grew.
+    const MIN_LEN: usize = size_of::<Self>();
 }
 
 /// One entry of an `IOMMU_HWPT_INVALIDATE` array.
@@ -65,8 +68,13 @@ payload!(VEventRecord::VEVENTQ_TYPE for
     uapi::IommuVeventArmSmmuv3 = uapi::IOMMU_VEVENTQ_TYPE_ARM_SMMUV3,
     uapi::IommuVeventTegra241Cmdqv = uapi::IOMMU_VEVENTQ_TYPE_TEGRA241_CMDQV,
 );
+/// The mock's nested data grew `pagetable_type` after Linux 6.12; its first
+/// version is `iotlb` alone.
 #[cfg(feature = "mock")]
-payload!(HwptData::DATA_TYPE for uapi::IommuHwptSelftest = uapi::IOMMU_HWPT_DATA_SELFTEST);
+impl HwptData for uapi::IommuHwptSelftest {
+    const DATA_TYPE: u32 = uapi::IOMMU_HWPT_DATA_SELFTEST;
+    const MIN_LEN: usize = 4;
+}
 #[cfg(feature = "mock")]
 payload!(InvalidationEntry::DATA_TYPE for
     uapi::IommuHwptInvalidateSelftest = uapi::IOMMU_HWPT_INVALIDATE_DATA_SELFTEST,

@@ -49,7 +49,7 @@ pub(crate) fn run_with_buffer(
     id: u32,
     buf: &[u8],
     extra: (u64, u64, u32),
-) -> Result<(), Errno> {
+) -> Result<IommuTestCmd, Errno> {
     let (iova, page_size, refs) = extra;
     let uptr = buf.as_ptr() as u64;
     let len = buf.len() as u64;
@@ -95,7 +95,13 @@ pub(crate) fn run_with_buffer(
     };
     // SAFETY: uptr points to `buf`, borrowed for the call; CHECK_MAP and CHECK_REFS
     // read `length` bytes, DIRTY reads length / page_size bits: all inside `buf`.
-    unsafe { call_with_pointers(fd, &mut cmd) }
+    unsafe { call_with_pointers(fd, &mut cmd) }?;
+    Ok(cmd)
+}
+
+/// What `DIRTY` wrote back: how many pages it marked.
+pub(crate) fn nr_dirty(cmd: &IommuTestCmd) -> u64 {
+    IommuTestCmdDirty::read_from_prefix(cmd.payload.as_bytes()).map_or(0, |(d, _)| d.out_nr_dirty)
 }
 
 /// An ioctl on a raw byte buffer, so a test can send a struct with a tail the kernel

@@ -46,8 +46,20 @@ impl<'a> HwptAlloc<'a> {
 
     /// A nested (stage-1) HWPT on `parent` (a nest-parent HWPT for VT-d, a vIOMMU
     /// for SMMUv3) described by `data`.
+    ///
+    /// Sent at the shortest length that holds every non-zero byte, and at least
+    /// [`HwptData::MIN_LEN`]: the kernel refuses driver data longer than its own
+    /// struct (EINVAL, whatever the tail holds) and zero-fills what a shorter one
+    /// leaves out, so data that uses no field a kernel lacks works on that kernel
+    /// too (the mock's `pagetable_type`, which Linux 6.12 does not have).
     pub fn nested<D: HwptData>(dev: DevId, parent: impl Into<PtId>, data: &'a D) -> Self {
-        Self::nested_raw(dev, parent, D::DATA_TYPE, data.as_bytes())
+        let bytes = data.as_bytes();
+        let used = bytes
+            .iter()
+            .rposition(|b| *b != 0)
+            .map_or(0, |last| last + 1);
+        let len = used.max(D::MIN_LEN).min(bytes.len());
+        Self::nested_raw(dev, parent, D::DATA_TYPE, &bytes[..len])
     }
 
     /// A nested HWPT from raw driver data, for a driver the crate has no type for.

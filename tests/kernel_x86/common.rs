@@ -109,8 +109,57 @@ pub fn needs(features: &[iommufd::Feature]) -> bool {
     // Straight to fd 2: print!/eprint! would be captured and dropped.
     let _ = writeln!(
         std::io::stderr().lock(),
-        "rig: UNSUPPORTED {test}: needs {}",
+        "\nrig: UNSUPPORTED {test}: needs {}",
         missing.join(", ")
     );
     false
+}
+
+/// Marks `pages` (4 KiB page numbers from `iova`) of mock HWPT `hwpt` dirty through
+/// the mock and returns how many 4 KiB pages it marked. The mock's dirty granule is
+/// a 4 KiB page table entry on 7.x and half a page on 6.12 (whose `DIRTY` indexes its
+/// entries by the page size given): a first try at 4 KiB that marks nothing is made
+/// again at 2 KiB, one entry per page.
+pub fn mark_dirty(fd: &IommuFd, hwpt: iommufd::HwptId, iova: u64, pages: &[usize]) -> usize {
+    use iommufd::mock::MockChecks;
+    let bitmap = |granule_per_page: usize| {
+        let bits = (pages.iter().max().map_or(0, |p| p + 1)) * granule_per_page;
+        let mut map = vec![0u8; bits.div_ceil(8).max(8)];
+        for p in pages {
+            let bit = p * granule_per_page;
+            map[bit / 8] |= 1 << (bit % 8);
+        }
+        map
+    };
+    let marked = fd
+        .set_dirty(hwpt, iommufd::Iova(iova), 4096, &bitmap(1))
+        .unwrap();
+    if marked != 0 {
+        return marked as usize;
+    }
+    fd.set_dirty(hwpt, iommufd::Iova(iova), 2048, &bitmap(2))
+        .unwrap() as usize
+}
+
+/// Whether the mock makes PASID-capable devices and attaches per PASID (Linux 6.15
+/// on; 6.12's mock refuses the device flag, EINVAL). Reports the test unsupported
+/// when not, as [`needs`] does.
+pub fn needs_mock_pasid(fd: &Arc<IommuFd>, ioas: IoasId) -> bool {
+    use iommufd::mock::MockDeviceFlags;
+    use std::io::Write;
+    match MockDevice::with_flags(fd, ioas, MockDeviceFlags::PASID) {
+        Ok(_) => true,
+        Err(e) if e.errno() == Some(rustix::io::Errno::INVAL) => {
+            let test = std::thread::current()
+                .name()
+                .unwrap_or("<unnamed>")
+                .to_string();
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "\nrig: UNSUPPORTED {test}: needs PASID-capable mock devices and PASID attach (Linux 6.15)"
+            );
+            false
+        }
+        Err(e) => panic!("a PASID mock device: {e}"),
+    }
 }

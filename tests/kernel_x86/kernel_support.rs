@@ -81,7 +81,7 @@ fn the_probe_and_the_commands_agree_and_a_missing_one_is_a_typed_refusal() {
     // Which features this kernel lacks, for the matrix's log.
     let _ = writeln!(
         std::io::stderr().lock(),
-        "rig: kernel lacks: {}",
+        "\nrig: kernel lacks: {}",
         if lacking.is_empty() {
             "nothing".to_string()
         } else {

@@ -265,11 +265,8 @@ fn a_dirty_tracked_stage2_reports_what_dma_wrote_under_a_nested_device() {
         .unwrap();
     tracker.start().unwrap();
     // Pages 0, 5 and 63 written.
-    let mut pattern = [0u8; 8];
-    pattern[0] = 0b10_0001;
-    pattern[7] = 0x80;
-    fd.set_dirty(s2.id(), iommufd::Iova(iova), page, &pattern)
-        .unwrap();
+    let marked = mark_dirty(&fd, s2.id(), iova, &[0, 5, 63]);
+    assert_eq!(marked, 3, "the mock marks the three pages asked for");
     let want = (1u64 << 0) | (1 << 5) | (1 << 63);
     // Read without clearing, twice the same; then read and clear; then nothing.
     for _ in 0..2 {
@@ -321,6 +318,10 @@ fn pasid_attached() -> (Arc<IommuFd>, IoasReady, S2Allocated, Attached) {
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn nested_hwpts_per_pasid_attach_replace_invalidate_and_detach() {
+    let probe = open();
+    if !needs_mock_pasid(&probe, probe.alloc_ioas().unwrap()) {
+        return;
+    }
     let (fd, _ioas, s2, mut attached) = pasid_attached();
     assert!(s2.options().has_pasid());
     attached.attach_pasid(7, &stage1(0x77)).unwrap();
@@ -383,6 +384,10 @@ fn attached_check(nested: &S2Nested<Selftest, MockDevice>, want: &[(u32, HwptId)
 #[test]
 #[ignore = "needs /dev/iommu with the kernel's mock IOMMU: run rig/x86-tier.sh"]
 fn pasid_refusals_and_failures_leave_the_pasids_as_they_were() {
+    let probe = open();
+    if !needs_mock_pasid(&probe, probe.alloc_ioas().unwrap()) {
+        return;
+    }
     // A stage 2 without S2Options::pasid: the crate refuses before any syscall.
     let (_fd, _ioas, _s2, mut plain) = attached();
     let e = plain.attach_pasid(3, &stage1(1)).unwrap_err();
