@@ -152,13 +152,8 @@ fn dirty_tracking_reports_what_the_mock_dirtied() {
     let buf = Buffer::new(64 * page as usize);
     map_buffer(&fd, ioas, &buf, APERTURE);
     fd.set_dirty_tracking(hwpt, true).unwrap();
-    // Dirty pages 1, 3 and 8 through the mock.
-    let pattern: [u8; 8] = [0b0000_1010, 0b0000_0001, 0, 0, 0, 0, 0, 0];
-    // The mock marks exactly the three pages asked for.
-    assert_eq!(
-        fd.set_dirty(hwpt, Iova(APERTURE), page, &pattern).unwrap(),
-        3
-    );
+    // Dirty pages 1, 3 and 8 through the mock, which marks exactly those.
+    assert_eq!(mark_dirty(&fd, hwpt, APERTURE, &[1, 3, 8]), 3);
     let mut bitmap = [0u64; 1];
     fd.dirty_bitmap(hwpt, Iova(APERTURE), 64 * page, page, &mut bitmap, true)
         .unwrap();
