@@ -16,9 +16,7 @@ use crate::iommufd::HwptAlloc;
 /// the device, its stage-1 HWPT (attached to nothing now), the vDEVICE, and this
 /// device's hold on the vIOMMU.
 pub(super) struct Binding<F: Family, D: Device> {
-    /// `Some` from construction until [`into_device`](Self::into_device), which
-    /// consumes the binding.
-    dev: Option<D>,
+    dev: HeldDevice<D>,
     pub(super) stage1: Option<Stage1Hwpt>,
     /// Where the nested HWPTs made from now on report I/O page faults.
     pub(super) faults: Option<super::FaultQueue>,
@@ -35,7 +33,7 @@ impl<F: Family, D: Device> Binding<F, D> {
         viommu: VIommuAllocated<F>,
     ) -> Self {
         Self {
-            dev: Some(dev),
+            dev: HeldDevice::new(dev),
             stage1: None,
             faults: None,
             vdevice,
@@ -45,18 +43,12 @@ impl<F: Family, D: Device> Binding<F, D> {
     }
 
     pub(super) fn dev(&self) -> &D {
-        match &self.dev {
-            Some(dev) => dev,
-            None => unreachable!("only into_device takes the device, and it consumes the binding"),
-        }
+        self.dev.get()
     }
 
     /// The device, leaving it attached where it is; the rest of the binding goes.
     pub(super) fn into_device(mut self) -> D {
-        match self.dev.take() {
-            Some(dev) => dev,
-            None => unreachable!("only into_device takes the device, and it consumes the binding"),
-        }
+        self.dev.take()
     }
 
     /// Allocates a nested HWPT for `config` on the vIOMMU and attaches the device to
@@ -66,9 +58,8 @@ impl<F: Family, D: Device> Binding<F, D> {
     pub(super) fn switch_to_config(&mut self, config: &F::Stage1) -> Result<Option<Stage1Hwpt>> {
         let data = config.hwpt_data();
         let request = HwptAlloc::nested(self.dev().dev_id(), self.viommu.id(), &data);
-        let hwpt = Stage1Hwpt::make(self.viommu.iommufd(), request, &self.faults)?;
-        self.dev().attach(PtId::Hwpt(hwpt.id()))?; // `hwpt` is destroyed on this error
-        Ok(self.stage1.replace(hwpt))
+        Stage1Hwpt::make(self.viommu.iommufd(), request, &self.faults)?
+            .attach_replacing(self.dev.get(), &mut self.stage1)
     }
 
     /// Attaches the device to the vIOMMU's default `kind` by replace; on success
@@ -139,6 +130,47 @@ impl Stage1Hwpt {
     pub(super) fn fault_queue(&self) -> Option<&super::FaultQueue> {
         self.0.faults.as_ref()
     }
+
+    /// Attaches `dev` to this HWPT by replace and puts it in `slot`, returning what
+    /// was there. On failure nothing changed (this HWPT is destroyed).
+    pub(super) fn attach_replacing(
+        self,
+        dev: &impl Device,
+        slot: &mut Option<Stage1Hwpt>,
+    ) -> Result<Option<Stage1Hwpt>> {
+        dev.attach(PtId::Hwpt(self.id()))?;
+        Ok(slot.replace(self))
+    }
+}
+
+/// The device a binding holds, from construction until `take` gives it back
+/// (which consumes the binding).
+#[derive(Debug)]
+pub(super) struct HeldDevice<D>(Option<D>);
+
+impl<D> HeldDevice<D> {
+    pub(super) fn new(dev: D) -> Self {
+        Self(Some(dev))
+    }
+
+    pub(super) fn get(&self) -> &D {
+        match &self.0 {
+            Some(dev) => dev,
+            None => unreachable!("only take removes the device, and its binding goes with it"),
+        }
+    }
+
+    pub(super) fn take(&mut self) -> D {
+        match self.0.take() {
+            Some(dev) => dev,
+            None => unreachable!("only take removes the device, and its binding goes with it"),
+        }
+    }
+
+    /// The device, unless it was given back (for `Drop`).
+    pub(super) fn held(&self) -> Option<&D> {
+        self.0.as_ref()
+    }
 }
 
 /// Unplugs the device of a per-device state: attaches it to the stage 2 alone, then
@@ -208,7 +240,7 @@ pub(super) use binding_accessors;
 
 impl<F: Family, D: Device> Drop for Binding<F, D> {
     fn drop(&mut self) {
-        if let Some(dev) = &self.dev {
+        if let Some(dev) = self.dev.held() {
             // Fails for devices that cannot detach (the mock's, which go when
             // destroyed) or are not attached; either way nothing of this binding's
             // stays attached once the device goes.

@@ -3,7 +3,7 @@
 //! device on a stage 2, its own nested HWPT if any.
 
 use super::S2Allocated;
-use super::binding::Stage1Hwpt;
+use super::binding::{HeldDevice, Stage1Hwpt};
 use crate::arch::{ParentNesting, Stage1Config};
 use crate::device::Device;
 use crate::error::Result;
@@ -14,8 +14,7 @@ use core::marker::PhantomData;
 /// Teardown detaches the device's PASIDs and the device first, then its nested
 /// HWPTs (attached to nothing now) go, then this device's hold on the stage 2.
 pub(super) struct S2Binding<F: ParentNesting, D: Device> {
-    /// `Some` from construction until [`into_device`](Self::into_device).
-    dev: Option<D>,
+    dev: HeldDevice<D>,
     pub(super) stage1: Option<Stage1Hwpt>,
     /// The nested HWPTs attached per PASID, in attach order.
     pub(super) pasids: Vec<(u32, Stage1Hwpt)>,
@@ -28,7 +27,7 @@ pub(super) struct S2Binding<F: ParentNesting, D: Device> {
 impl<F: ParentNesting, D: Device> S2Binding<F, D> {
     pub(super) fn new(dev: D, s2: S2Allocated) -> Self {
         Self {
-            dev: Some(dev),
+            dev: HeldDevice::new(dev),
             stage1: None,
             pasids: Vec::new(),
             faults: None,
@@ -38,27 +37,20 @@ impl<F: ParentNesting, D: Device> S2Binding<F, D> {
     }
 
     pub(super) fn dev(&self) -> &D {
-        match &self.dev {
-            Some(dev) => dev,
-            None => unreachable!("only into_device takes the device, and it consumes the binding"),
-        }
+        self.dev.get()
     }
 
     /// The device, leaving it attached where it is.
     pub(super) fn into_device(mut self) -> D {
-        match self.dev.take() {
-            Some(dev) => dev,
-            None => unreachable!("only into_device takes the device, and it consumes the binding"),
-        }
+        self.dev.take()
     }
 
     /// Allocates a nested HWPT for `config` on the stage 2 and attaches the device
     /// to it by replace. On failure nothing changed. On success returns the nested
     /// HWPT the device left, if any.
     pub(super) fn switch_to_config(&mut self, config: &F::Stage1) -> Result<Option<Stage1Hwpt>> {
-        let hwpt = self.make_nested(config)?;
-        self.dev().attach(PtId::Hwpt(hwpt.id()))?; // `hwpt` is destroyed on this error
-        Ok(self.stage1.replace(hwpt))
+        self.make_nested(config)?
+            .attach_replacing(self.dev.get(), &mut self.stage1)
     }
 
     /// A nested HWPT for `config` on the stage 2, PASID-compatible when the stage 2
@@ -92,7 +84,7 @@ impl<F: ParentNesting, D: Device> S2Binding<F, D> {
 
 impl<F: ParentNesting, D: Device> Drop for S2Binding<F, D> {
     fn drop(&mut self) {
-        if let Some(dev) = &self.dev {
+        if let Some(dev) = self.dev.held() {
             for (pasid, _) in &self.pasids {
                 let _ = dev.detach_pasid(*pasid);
             }

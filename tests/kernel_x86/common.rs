@@ -92,7 +92,6 @@ pub const APERTURE: u64 = iommufd::uapi::MOCK_APERTURE_START;
 /// needs <feature>`, which the rig counts as unsupported, never as passed) and
 /// returns false: the test returns at once.
 pub fn needs(features: &[iommufd::Feature]) -> bool {
-    use std::io::Write;
     let fd = open();
     let missing: Vec<String> = features
         .iter()
@@ -102,6 +101,14 @@ pub fn needs(features: &[iommufd::Feature]) -> bool {
     if missing.is_empty() {
         return true;
     }
+    unsupported(&missing.join(", "));
+    false
+}
+
+/// Says on the console, past the harness's capture, that the running test needs
+/// `what`, which this kernel lacks.
+fn unsupported(what: &str) {
+    use std::io::Write;
     let test = std::thread::current()
         .name()
         .unwrap_or("<unnamed>")
@@ -109,10 +116,8 @@ pub fn needs(features: &[iommufd::Feature]) -> bool {
     // Straight to fd 2: print!/eprint! would be captured and dropped.
     let _ = writeln!(
         std::io::stderr().lock(),
-        "\nrig: UNSUPPORTED {test}: needs {}",
-        missing.join(", ")
+        "\nrig: UNSUPPORTED {test}: needs {what}"
     );
-    false
 }
 
 /// Marks `pages` (4 KiB page numbers from `iova`) of mock HWPT `hwpt` dirty through
@@ -146,18 +151,10 @@ pub fn mark_dirty(fd: &IommuFd, hwpt: iommufd::HwptId, iova: u64, pages: &[usize
 /// when not, as [`needs`] does.
 pub fn needs_mock_pasid(fd: &Arc<IommuFd>, ioas: IoasId) -> bool {
     use iommufd::mock::MockDeviceFlags;
-    use std::io::Write;
     match MockDevice::with_flags(fd, ioas, MockDeviceFlags::PASID) {
         Ok(_) => true,
         Err(e) if e.errno() == Some(rustix::io::Errno::INVAL) => {
-            let test = std::thread::current()
-                .name()
-                .unwrap_or("<unnamed>")
-                .to_string();
-            let _ = writeln!(
-                std::io::stderr().lock(),
-                "\nrig: UNSUPPORTED {test}: needs PASID-capable mock devices and PASID attach (Linux 6.15)"
-            );
+            unsupported("PASID-capable mock devices and PASID attach (Linux 6.15)");
             false
         }
         Err(e) => panic!("a PASID mock device: {e}"),
